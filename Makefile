@@ -1,0 +1,46 @@
+# Developer paths. `make` builds cfs.core for Lua 5.4 and LuaJIT into
+# build/; the other targets run from the tree, nothing is installed.
+
+CC ?= cc
+CFLAGS ?= -O2 -g
+WARN = -std=c99 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wpointer-arith
+CURL_CFLAGS := $(shell pkg-config --cflags libcurl 2>/dev/null)
+LIBS = -lcurl -lcrypto -lpthread
+
+SRC = src/core.c src/sign.c src/encode.c src/decode.c src/http.c \
+      src/buffer.c
+HDR = $(wildcard src/*.h)
+
+LUA54_INC = -I/usr/include/lua5.4
+LUAJIT_INC = -I/usr/include/luajit-2.1
+
+BUILD = build
+LUA_PATH_TREE = $(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;
+
+all: $(BUILD)/5.4/cfs/core.so $(BUILD)/jit/cfs/core.so
+
+$(BUILD)/5.4/cfs/core.so: $(SRC) $(HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) -fPIC -shared $(LUA54_INC) $(CURL_CFLAGS) \
+		-o $@ $(SRC) $(LIBS)
+
+$(BUILD)/jit/cfs/core.so: $(SRC) $(HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) -fPIC -shared $(LUAJIT_INC) $(CURL_CFLAGS) \
+		-o $@ $(SRC) $(LIBS)
+
+# Prints the variables that make `lua5.4` use this tree.
+env:
+	@echo 'export LUA_PATH="$(LUA_PATH_TREE)"'
+	@echo 'export LUA_CPATH="$(CURDIR)/$(BUILD)/5.4/?.so;;"'
+
+test: all
+	./scripts/test
+
+demo: all
+	./scripts/demo
+
+clean:
+	rm -rf $(BUILD)
+
+.PHONY: all env test demo clean

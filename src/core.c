@@ -1,0 +1,274 @@
+/*
+ * cfs.core: the mechanism under lua-cfs. Signing (sign.c), request bodies
+ * (encode.c), answers (decode.c) and HTTP (http.c); policy lives in Lua.
+ *
+ * The module keeps no mutable global state: each lua_State that loads it
+ * gets its own private lua-cjson instance, and every signer and HTTP handle
+ * belongs to the userdata that holds it. Only libcurl's process-wide
+ * initialisation is shared, and it runs once (pthread_once).
+ */
+#include "core.h"
+#include "sign.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SIGNER_META "cfs.signer"
+#define AUTH_SIZE 1024
+
+typedef struct signer_box {
+	cfs_signer *signer;
+} signer_box;
+
+
+#if LUA_VERSION_NUM == 501 && !defined(LUA_JITLIBNAME)
+void cfs_compat_setfuncs(lua_State *L, const luaL_Reg *l, int nup)
+{
+	luaL_checkstack(L, nup, "too many upvalues");
+	for (; l->name != NULL; l++) {
+		int i;
+
+		for (i = 0; i < nup; i++)
+			lua_pushvalue(L, -nup);
+		lua_pushcclosure(L, l->func, nup);
+		lua_setfield(L, -(nup + 2), l->name);
+	}
+	lua_pop(L, nup);
+}
+
+void *cfs_compat_testudata(lua_State *L, int ud, const char *tname)
+{
+	void *p = lua_touserdata(L, ud);
+
+	if (p == NULL || !lua_getmetatable(L, ud))
+		return NULL;
+	luaL_getmetatable(L, tname);
+	if (!lua_rawequal(L, -1, -2))
+		p = NULL;
+	lua_pop(L, 2);
+	return p;
+}
+#endif
+
+#if LUA_VERSION_NUM < 503
+int cfs_isinteger(lua_State *L, int i)
+{
+	lua_Number n;
+
+	if (lua_type(L, i) != LUA_TNUMBER)
+		return 0;
+	n = lua_tonumber(L, i);
+	return n == (lua_Number)(int64_t)n;
+}
+#endif
+
+
+/* ---- signing ----------------------------------------------------------- */
+
+/* A header value or name must not smuggle in another header. */
+static const char *check_header_text(lua_State *L, int arg, const char *what)
+{
+	size_t len, i;
+	const char *s = luaL_checklstring(L, arg, &len);
+
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c < 0x20 || c == 0x7F)
+			luaL_error(L, "cfs.core: %s holds a control character",
+				   what);
+	}
+	return s;
+}
+
+/* Any number with an integral value: JSON decoders give 5.4 floats. */
+static int64_t check_timestamp(lua_State *L, int arg)
+{
+	lua_Number n;
+
+#if LUA_VERSION_NUM >= 503
+	if (lua_isinteger(L, arg))
+		return (int64_t)lua_tointeger(L, arg);
+#endif
+	n = luaL_checknumber(L, arg);
+	if (n != (lua_Number)(int64_t)n)
+		luaL_argerror(L, arg, "timestamp must be an integer");
+	return (int64_t)n;
+}
+
+
+static void push_steps(lua_State *L, cfs_signer *s, const cfs_sign_input *in,
+		       const cfs_sign_steps *st)
+{
+	char *canonical = cfs_canonical_request(s, in);
+
+	lua_createtable(L, 0, 5);
+	if (canonical != NULL) {
+		lua_pushstring(L, canonical);
+		lua_setfield(L, -2, "canonical_request");
+		free(canonical);
+	}
+	lua_pushstring(L, st->hashed_payload);
+	lua_setfield(L, -2, "hashed_request_payload");
+	lua_pushstring(L, st->canonical_request_sha256);
+	lua_setfield(L, -2, "canonical_request_sha256");
+	lua_pushstring(L, st->credential_scope);
+	lua_setfield(L, -2, "credential_scope");
+	lua_pushstring(L, st->signature);
+	lua_setfield(L, -2, "signature");
+}
+
+/*
+ * signer:sign(secret_id, secret_key, timestamp, service, host,
+ *             content_type, body [, steps]) -> authorization [, steps]
+ */
+static int signer_sign(lua_State *L)
+{
+	signer_box *box = luaL_checkudata(L, 1, SIGNER_META);
+	cfs_sign_input in;
+	cfs_sign_steps steps;
+	char auth[AUTH_SIZE];
+	int want_steps = lua_toboolean(L, 9);
+
+	if (box->signer == NULL)
+		return luaL_error(L, "cfs.core: signer used after close");
+	in.secret_id = check_header_text(L, 2, "secret_id");
+	in.secret_key = luaL_checklstring(L, 3, &in.secret_key_len);
+	in.timestamp = check_timestamp(L, 4);
+	in.service = check_header_text(L, 5, "service");
+	in.host = check_header_text(L, 6, "host");
+	in.content_type = check_header_text(L, 7, "content_type");
+	in.body = luaL_checklstring(L, 8, &in.body_len);
+
+	if (cfs_sign(box->signer, &in, &steps, auth, sizeof(auth)) != 0)
+		return luaL_error(L, "cfs.core: cannot sign (a field is too "
+				  "long, the timestamp out of range, or "
+				  "OpenSSL failed)");
+	lua_pushstring(L, auth);
+	if (!want_steps)
+		return 1;
+	push_steps(L, box->signer, &in, &steps);
+	return 2;
+}
+
+static int signer_close(lua_State *L)
+{
+	signer_box *box = luaL_checkudata(L, 1, SIGNER_META);
+
+	cfs_signer_free(box->signer);
+	box->signer = NULL;
+	return 0;
+}
+
+int cfs_l_signer_new(lua_State *L)
+{
+	signer_box *box = lua_newuserdata(L, sizeof(*box));
+
+	box->signer = NULL;
+	luaL_setmetatable(L, SIGNER_META);
+	box->signer = cfs_signer_new();
+	if (box->signer == NULL)
+		return luaL_error(L, "cfs.core: OpenSSL has no SHA-256/HMAC");
+	return 1;
+}
+
+static int l_utc_day(lua_State *L)
+{
+	char day[11];
+
+	if (cfs_utc_day(check_timestamp(L, 1), day) != 0)
+		return luaL_argerror(L, 1, "timestamp out of range");
+	lua_pushstring(L, day);
+	return 1;
+}
+
+static int l_utf8_valid(lua_State *L)
+{
+	size_t len, bad = 0;
+	const char *s = luaL_checklstring(L, 1, &len);
+
+	if (cfs_utf8_valid(s, len, &bad)) {
+		lua_pushboolean(L, 1);
+		return 1;
+	}
+	lua_pushboolean(L, 0);
+	lua_pushinteger(L, (lua_Integer)bad + 1);
+	return 2;
+}
+
+static const luaL_Reg signer_methods[] = {
+	{ "sign", signer_sign },
+	{ "close", signer_close },
+	{ NULL, NULL }
+};
+
+void cfs_signer_register(lua_State *L)
+{
+	if (luaL_newmetatable(L, SIGNER_META)) {
+		lua_newtable(L);
+		luaL_setfuncs(L, signer_methods, 0);
+		lua_setfield(L, -2, "__index");
+		lua_pushcfunction(L, signer_close);
+		lua_setfield(L, -2, "__gc");
+		lua_pushcfunction(L, signer_close);
+		lua_setfield(L, -2, "__close");
+		lua_pushliteral(L, "cfs.signer");
+		lua_setfield(L, -2, "__name");
+	}
+	lua_pop(L, 1);
+}
+
+
+/* ---- the module -------------------------------------------------------- */
+
+/* Pushes the decode function of a private lua-cjson instance. */
+static void push_private_decoder(lua_State *L)
+{
+	lua_getglobal(L, "require");
+	lua_pushliteral(L, "cjson");
+	lua_call(L, 1, 1);
+	lua_getfield(L, -1, "new");
+	lua_call(L, 0, 1);
+
+	/* NaN and Infinity are not JSON; refuse them in answers. */
+	lua_getfield(L, -1, "decode_invalid_numbers");
+	lua_pushboolean(L, 0);
+	lua_call(L, 1, 0);
+	/* Deep enough for every CFS answer, shallow enough to stay cheap. */
+	lua_getfield(L, -1, "decode_max_depth");
+	lua_pushinteger(L, 64);
+	lua_call(L, 1, 0);
+
+	lua_getfield(L, -1, "decode");
+	lua_replace(L, -3);
+	lua_pop(L, 1);
+}
+
+static const luaL_Reg functions[] = {
+	{ "encode", cfs_l_encode },
+	{ "signer", cfs_l_signer_new },
+	{ "http", cfs_l_http_new },
+	{ "multi", cfs_l_multi_new },
+	{ "utc_day", l_utc_day },
+	{ "utf8_valid", l_utf8_valid },
+	{ NULL, NULL }
+};
+
+int luaopen_cfs_core(lua_State *L)
+{
+	if (cfs_http_global_init() != 0)
+		return luaL_error(L, "cfs.core: libcurl failed to initialise");
+	cfs_signer_register(L);
+	cfs_http_register(L);
+
+	luaL_newlib(L, functions);
+	push_private_decoder(L);
+	lua_pushcclosure(L, cfs_l_decode, 1);
+	lua_setfield(L, -2, "decode");
+	lua_pushliteral(L, CFS_VERSION);
+	lua_setfield(L, -2, "_VERSION");
+	lua_pushliteral(L, "cfs-lua/" CFS_VERSION);
+	lua_setfield(L, -2, "request_client");
+	return 1;
+}

@@ -1,0 +1,452 @@
+/*
+ * Request bodies: a Lua table becomes JSON, guided by the action's input
+ * description (HACKING.md). Written here rather than with lua-cjson because
+ * the bytes must follow the API's declared field order, integers must stay
+ * integers, an empty array must be [] and not {}, and every field needs a
+ * type check that names its path; no JSON library does those four.
+ *
+ * Strings are escaped as JavaScript's JSON.stringify does (the official
+ * Node.js SDK's encoder), so a table written in documentation order gives
+ * the SDK's bytes exactly.
+ *
+ * encode(params, input) -> body | nil, code, path, message
+ */
+#include "buffer.h"
+#include "core.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_DEPTH 16
+#define PATH_SIZE 512
+
+typedef struct encoder {
+	lua_State *L;
+	cfs_buffer *out;
+	int depth;
+	char path[PATH_SIZE];
+	size_t path_len;
+	const char *code;
+	char message[PATH_SIZE + 160];
+} encoder;
+
+static int encode_fields(encoder *e, int value, int fields);
+static int encode_value(encoder *e, int value, int kind, int array);
+
+
+int cfs_utf8_valid(const char *str, size_t len, size_t *bad)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t i = 0;
+
+	while (i < len) {
+		unsigned c = s[i], need, min, cp;
+
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xC2 && c <= 0xDF)
+			need = 1, min = 0x80, cp = c & 0x1F;
+		else if (c >= 0xE0 && c <= 0xEF)
+			need = 2, min = 0x800, cp = c & 0x0F;
+		else if (c >= 0xF0 && c <= 0xF4)
+			need = 3, min = 0x10000, cp = c & 0x07;
+		else
+			goto invalid;
+		if (len - i <= need)
+			goto invalid;
+		for (unsigned k = 1; k <= need; k++) {
+			if ((s[i + k] & 0xC0) != 0x80)
+				goto invalid;
+			cp = (cp << 6) | (s[i + k] & 0x3F);
+		}
+		if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+			goto invalid;
+		i += need + 1;
+	}
+	return 1;
+
+invalid:
+	if (bad != NULL)
+		*bad = i;
+	return 0;
+}
+
+
+/* Records an error; returns -1 so callers can `return fail(...)`. */
+static int fail(encoder *e, const char *code, const char *fmt,
+		const char *detail)
+{
+	e->code = code;
+	snprintf(e->message, sizeof(e->message), fmt, e->path, detail);
+	return -1;
+}
+
+
+static int out_of_memory(encoder *e)
+{
+	return fail(e, "OutOfMemory", "%s: %s", "out of memory while encoding");
+}
+
+
+static size_t path_push_field(encoder *e, const char *name)
+{
+	size_t saved = e->path_len;
+	int n = snprintf(e->path + saved, PATH_SIZE - saved, "%s%s",
+			 saved ? "." : "", name);
+
+	e->path_len = n < 0 || (size_t)n >= PATH_SIZE - saved
+			      ? PATH_SIZE - 1 : saved + (size_t)n;
+	return saved;
+}
+
+
+static size_t path_push_index(encoder *e, size_t index)
+{
+	size_t saved = e->path_len;
+	int n = snprintf(e->path + saved, PATH_SIZE - saved, "[%zu]", index);
+
+	e->path_len = n < 0 || (size_t)n >= PATH_SIZE - saved
+			      ? PATH_SIZE - 1 : saved + (size_t)n;
+	return saved;
+}
+
+
+static void path_pop(encoder *e, size_t saved)
+{
+	e->path_len = saved;
+	e->path[saved] = '\0';
+}
+
+
+static int put_string(encoder *e, const char *s, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t bad, i, run = 0;
+
+	if (!cfs_utf8_valid(s, len, &bad)) {
+		char where[48];
+
+		snprintf(where, sizeof(where), "not valid UTF-8 (byte %zu)",
+			 bad + 1);
+		return fail(e, "InvalidParameterValue", "%s: %s", where);
+	}
+	if (cfs_buffer_addc(e->out, '"') != 0)
+		return out_of_memory(e);
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		char esc[6] = { '\\', 0, '0', '0', 0, 0 };
+		size_t esc_len = 2;
+
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		switch (c) {
+		case '"': esc[1] = '"'; break;
+		case '\\': esc[1] = '\\'; break;
+		case '\b': esc[1] = 'b'; break;
+		case '\f': esc[1] = 'f'; break;
+		case '\n': esc[1] = 'n'; break;
+		case '\r': esc[1] = 'r'; break;
+		case '\t': esc[1] = 't'; break;
+		default:
+			esc[1] = 'u';
+			esc[4] = hex[c >> 4];
+			esc[5] = hex[c & 15];
+			esc_len = 6;
+		}
+		if (cfs_buffer_add(e->out, s + run, i - run) != 0 ||
+		    cfs_buffer_add(e->out, esc, esc_len) != 0)
+			return out_of_memory(e);
+		run = i + 1;
+	}
+	if (cfs_buffer_add(e->out, s + run, len - run) != 0 ||
+	    cfs_buffer_addc(e->out, '"') != 0)
+		return out_of_memory(e);
+	return 0;
+}
+
+
+static int type_error(encoder *e, int value, const char *expected)
+{
+	char detail[96];
+
+	snprintf(detail, sizeof(detail), "expected %s, got %s", expected,
+		 luaL_typename(e->L, value));
+	return fail(e, "InvalidParameter", "%s: %s", detail);
+}
+
+
+static int put_integer(encoder *e, int value, int is_unsigned)
+{
+	lua_State *L = e->L;
+	char text[32];
+	int n;
+
+	if (lua_type(L, value) != LUA_TNUMBER)
+		return type_error(e, value, is_unsigned ? "a non-negative "
+						"integer" : "an integer");
+#if LUA_VERSION_NUM >= 503
+	if (lua_isinteger(L, value)) {
+		lua_Integer i = lua_tointeger(L, value);
+
+		if (is_unsigned && i < 0)
+			return fail(e, "InvalidParameterValue", "%s: %s",
+				    "must not be negative");
+		n = snprintf(text, sizeof(text), LUA_INTEGER_FMT, i);
+		return cfs_buffer_add(e->out, text, (size_t)n) ? -1 : 0;
+	}
+#endif
+	{
+		lua_Number d = lua_tonumber(L, value);
+
+		/* 2^63: past it a double no longer maps to an int64. */
+		if (d != floor(d) || fabs(d) >= 9223372036854775808.0)
+			return fail(e, "InvalidParameterValue", "%s: %s",
+				    "must be a whole number");
+		if (is_unsigned && d < 0)
+			return fail(e, "InvalidParameterValue", "%s: %s",
+				    "must not be negative");
+		n = snprintf(text, sizeof(text), "%lld", (long long)d);
+		return cfs_buffer_add(e->out, text, (size_t)n) ? -1 : 0;
+	}
+}
+
+
+/* The shortest text that reads back as the same double, as JSON wants. */
+static int put_float(encoder *e, int value)
+{
+	lua_Number d;
+	char text[40];
+	int precision, n = 0;
+
+	if (lua_type(e->L, value) != LUA_TNUMBER)
+		return type_error(e, value, "a number");
+	d = lua_tonumber(e->L, value);
+	if (isnan(d) || isinf(d))
+		return fail(e, "InvalidParameterValue", "%s: %s",
+			    "NaN and infinities cannot be sent in JSON");
+	for (precision = 1; precision <= 17; precision++) {
+		n = snprintf(text, sizeof(text), "%.*g", precision, d);
+		if (strtod(text, NULL) == d)
+			break;
+	}
+	return cfs_buffer_add(e->out, text, (size_t)n) ? out_of_memory(e) : 0;
+}
+
+
+static int put_scalar(encoder *e, int value, const char *kind)
+{
+	lua_State *L = e->L;
+
+	switch (kind[0]) {
+	case 's':
+		if (lua_type(L, value) != LUA_TSTRING)
+			return type_error(e, value, "a string");
+		{
+			size_t len;
+			const char *s = lua_tolstring(L, value, &len);
+
+			return put_string(e, s, len);
+		}
+	case 'i':
+		return put_integer(e, value, 0);
+	case 'u':
+		return put_integer(e, value, 1);
+	case 'f':
+		return put_float(e, value);
+	case 'b':
+		if (lua_type(L, value) != LUA_TBOOLEAN)
+			return type_error(e, value, "a boolean");
+		if (lua_toboolean(L, value))
+			return CFS_BUFFER_ADDS(e->out, "true") ? -1 : 0;
+		return CFS_BUFFER_ADDS(e->out, "false") ? -1 : 0;
+	}
+	return fail(e, "InvalidDescription", "%s: %s", "unknown field kind");
+}
+
+
+/* The number of keys of the table at `t`, whatever their type. */
+static size_t count_keys(lua_State *L, int t)
+{
+	size_t n = 0;
+
+	lua_pushnil(L);
+	while (lua_next(L, t) != 0) {
+		lua_pop(L, 1);
+		n++;
+	}
+	return n;
+}
+
+
+static int encode_array(encoder *e, int value, int kind)
+{
+	lua_State *L = e->L;
+	size_t i, len;
+
+	if (lua_type(L, value) != LUA_TTABLE)
+		return type_error(e, value, "an array (a table)");
+	len = lua_rawlen(L, value);
+	if (count_keys(L, value) != len)
+		return fail(e, "InvalidParameter", "%s: %s", "expected an "
+			    "array (a sequence 1..n), got a table with other "
+			    "keys");
+	if (cfs_buffer_addc(e->out, '[') != 0)
+		return out_of_memory(e);
+	for (i = 1; i <= len; i++) {
+		size_t saved = path_push_index(e, i);
+		int rc;
+
+		lua_rawgeti(L, value, (lua_Integer)i);
+		rc = (i > 1 && cfs_buffer_addc(e->out, ',') != 0)
+			     ? out_of_memory(e)
+			     : encode_value(e, lua_gettop(L), kind, 0);
+		lua_pop(L, 1);
+		if (rc != 0)
+			return rc;
+		path_pop(e, saved);
+	}
+	return cfs_buffer_addc(e->out, ']') ? out_of_memory(e) : 0;
+}
+
+
+static int encode_value(encoder *e, int value, int kind, int array)
+{
+	lua_State *L = e->L;
+	int rc;
+
+	if (array)
+		return encode_array(e, value, kind);
+	if (lua_type(L, kind) == LUA_TSTRING)
+		return put_scalar(e, value, lua_tostring(L, kind));
+	if (lua_type(L, kind) != LUA_TTABLE)
+		return fail(e, "InvalidDescription", "%s: %s",
+			    "field kind is neither a name nor a structure");
+	if (lua_type(L, value) != LUA_TTABLE) {
+		lua_getfield(L, kind, "name");
+		rc = type_error(e, value, "an object");
+		lua_pop(L, 1);
+		return rc;
+	}
+	if (++e->depth > MAX_DEPTH)
+		return fail(e, "InvalidParameter", "%s: %s",
+			    "structures nested too deep");
+	rc = encode_fields(e, value, kind);
+	e->depth--;
+	return rc;
+}
+
+
+/* Finds a key of `value` that `fields` does not name, for the error. */
+static int unknown_field(encoder *e, int value, int fields)
+{
+	lua_State *L = e->L;
+	size_t i, n = lua_rawlen(L, fields);
+
+	lua_pushnil(L);
+	while (lua_next(L, value) != 0) {
+		int known = 0;
+
+		lua_pop(L, 1);
+		if (lua_type(L, -1) != LUA_TSTRING) {
+			lua_pop(L, 1);
+			return fail(e, "InvalidParameter", "%s: %s",
+				    "expected an object (string keys), got "
+				    "an array or a table with other keys");
+		}
+		for (i = 1; i <= n && !known; i++) {
+			lua_rawgeti(L, fields, (lua_Integer)i);
+			lua_rawgeti(L, -1, 1);
+			known = lua_rawequal(L, -1, -3);
+			lua_pop(L, 2);
+		}
+		if (!known) {
+			/* The error's path names the unknown field itself. */
+			path_push_field(e, lua_tostring(L, -1));
+			lua_pop(L, 1);
+			return fail(e, "UnknownParameter", "%s: %s",
+				    "unknown field");
+		}
+	}
+	return fail(e, "InvalidParameter", "%s: %s", "unexpected keys");
+}
+
+
+static int encode_fields(encoder *e, int value, int fields)
+{
+	lua_State *L = e->L;
+	size_t i, n = lua_rawlen(L, fields), present = 0;
+	int first = 1;
+
+	luaL_checkstack(L, 8, "cfs: encoder stack");
+	if (cfs_buffer_addc(e->out, '{') != 0)
+		return out_of_memory(e);
+	for (i = 1; i <= n; i++) {
+		int entry, name, rc = 0;
+		size_t saved;
+
+		lua_rawgeti(L, fields, (lua_Integer)i);
+		entry = lua_gettop(L);
+		lua_rawgeti(L, entry, 1);
+		name = entry + 1;
+		lua_pushvalue(L, name);
+		lua_rawget(L, value);
+		saved = path_push_field(e, lua_tostring(L, name));
+		if (lua_isnil(L, -1)) {
+			lua_getfield(L, entry, "required");
+			if (lua_toboolean(L, -1))
+				rc = fail(e, "MissingParameter", "%s: %s",
+					  "required field is missing");
+		} else {
+			present++;
+			lua_rawgeti(L, entry, 2);
+			lua_getfield(L, entry, "array");
+			if ((!first && cfs_buffer_addc(e->out, ',') != 0) ||
+			    put_string(e, lua_tostring(L, name),
+				       lua_rawlen(L, name)) != 0 ||
+			    cfs_buffer_addc(e->out, ':') != 0)
+				rc = -1;
+			else
+				rc = encode_value(e, entry + 2, entry + 3,
+						  lua_toboolean(L, -1));
+			first = 0;
+		}
+		lua_settop(L, entry - 1);
+		if (rc != 0)
+			return rc;
+		path_pop(e, saved);
+	}
+	if (count_keys(L, value) != present)
+		return unknown_field(e, value, fields);
+	return cfs_buffer_addc(e->out, '}') ? out_of_memory(e) : 0;
+}
+
+
+int cfs_l_encode(lua_State *L)
+{
+	encoder e;
+	int rc;
+
+	luaL_checktype(L, 1, LUA_TTABLE);
+	luaL_checktype(L, 2, LUA_TTABLE);
+	lua_settop(L, 2);
+	memset(&e, 0, sizeof(e));
+	e.L = L;
+	e.out = cfs_buffer_push(L);
+
+	rc = encode_fields(&e, 1, 2);
+	if (rc != 0) {
+		lua_pushnil(L);
+		lua_pushstring(L, e.code ? e.code : "InvalidParameter");
+		lua_pushlstring(L, e.path, e.path_len);
+		lua_pushstring(L, e.message);
+		cfs_buffer_release(e.out);
+		return 4;
+	}
+	lua_pushlstring(L, e.out->data, e.out->len);
+	cfs_buffer_release(e.out);
+	return 1;
+}
