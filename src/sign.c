@@ -25,6 +25,7 @@ struct cfs_signer {
 	EVP_MAC *hmac;
 	EVP_MD_CTX *md_ctx;
 	EVP_MAC_CTX *mac_ctx;
+	EVP_MAC_CTX *key_ctx;	/* keyed with signing_key: reset, not re-keyed */
 
 	/* The cached signing key and what it was derived from. */
 	int cached;
@@ -33,7 +34,15 @@ struct cfs_signer {
 	char cached_day[11];
 	char cached_service[32];
 	unsigned char signing_key[CFS_SHA256_LEN];
+
+	/* The UTC day of the last timestamp, to skip gmtime on most calls. */
+	int64_t day_number;
+	char day[11];
 };
+
+/* Room for the canonical request when host and content type fit. */
+#define MAX_HEADER_VALUE 400
+#define CANONICAL_SIZE (2 * MAX_HEADER_VALUE + 128)
 
 
 cfs_signer *cfs_signer_new(void)
@@ -49,13 +58,15 @@ cfs_signer *cfs_signer_new(void)
 	if (s->sha256 == NULL || s->hmac == NULL || s->md_ctx == NULL)
 		goto fail;
 	s->mac_ctx = EVP_MAC_CTX_new(s->hmac);
-	if (s->mac_ctx == NULL)
+	s->key_ctx = EVP_MAC_CTX_new(s->hmac);
+	if (s->mac_ctx == NULL || s->key_ctx == NULL)
 		goto fail;
 
 	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
 						     "SHA256", 0);
 	params[1] = OSSL_PARAM_construct_end();
-	if (!EVP_MAC_CTX_set_params(s->mac_ctx, params))
+	if (!EVP_MAC_CTX_set_params(s->mac_ctx, params) ||
+	    !EVP_MAC_CTX_set_params(s->key_ctx, params))
 		goto fail;
 	return s;
 
@@ -71,6 +82,7 @@ void cfs_signer_free(cfs_signer *s)
 		return;
 	OPENSSL_cleanse(s->cached_secret, sizeof(s->cached_secret));
 	OPENSSL_cleanse(s->signing_key, sizeof(s->signing_key));
+	EVP_MAC_CTX_free(s->key_ctx);
 	EVP_MAC_CTX_free(s->mac_ctx);
 	EVP_MD_CTX_free(s->md_ctx);
 	EVP_MAC_free(s->hmac);
@@ -137,6 +149,20 @@ static int hmac(cfs_signer *s, const unsigned char *key, size_t key_len,
 }
 
 
+/* HMAC with the cached signing key: a NULL key restarts the keyed ctx. */
+static int keyed_hmac(cfs_signer *s, const char *msg, size_t msg_len,
+		      unsigned char out[CFS_SHA256_LEN])
+{
+	size_t out_len = 0;
+
+	if (!EVP_MAC_init(s->key_ctx, NULL, 0, NULL) ||
+	    !EVP_MAC_update(s->key_ctx, (const unsigned char *)msg, msg_len) ||
+	    !EVP_MAC_final(s->key_ctx, out, &out_len, CFS_SHA256_LEN))
+		return -1;
+	return out_len == CFS_SHA256_LEN ? 0 : -1;
+}
+
+
 static int cache_matches(const cfs_signer *s, const cfs_sign_input *in,
 			 const char *day)
 {
@@ -172,6 +198,9 @@ static int signing_key(cfs_signer *s, const cfs_sign_input *in,
 	if (rc == 0)
 		rc = hmac(s, k_service, sizeof(k_service), "tc3_request", 11,
 			  s->signing_key);
+	if (rc == 0 && !EVP_MAC_init(s->key_ctx, s->signing_key,
+				     sizeof(s->signing_key), NULL))
+		rc = -1;
 	OPENSSL_cleanse(k_date, sizeof(k_date));
 	OPENSSL_cleanse(k_service, sizeof(k_service));
 	if (rc != 0) {
@@ -188,29 +217,81 @@ static int signing_key(cfs_signer *s, const cfs_sign_input *in,
 }
 
 
-static char *format_canonical(const cfs_sign_input *in,
-			      const char *hashed_payload)
+static char *put(char *p, const char *s, size_t len)
 {
-	static const char format[] = "POST\n/\n\ncontent-type:%s\nhost:%s\n\n"
-				     SIGNED_HEADERS "\n%s";
-	size_t size = sizeof(format) + strlen(in->content_type) +
-		      strlen(in->host) + CFS_SHA256_HEX;
-	char *request = malloc(size);
+	memcpy(p, s, len);
+	return p + len;
+}
 
-	if (request != NULL)
-		snprintf(request, size, format, in->content_type, in->host,
-			 hashed_payload);
-	return request;
+#define PUTS(p, s) put((p), (s), sizeof(s) - 1)
+
+
+/* Writes the canonical request into `out` (CANONICAL_SIZE bytes);
+ * returns its length, or 0 when a header value is too long. */
+static size_t format_canonical(const cfs_sign_input *in,
+			       const char *hashed_payload, char *out)
+{
+	size_t ct_len = strlen(in->content_type), host_len = strlen(in->host);
+	char *p = out;
+
+	if (ct_len > MAX_HEADER_VALUE || host_len > MAX_HEADER_VALUE)
+		return 0;
+	p = PUTS(p, "POST\n/\n\ncontent-type:");
+	p = put(p, in->content_type, ct_len);
+	p = PUTS(p, "\nhost:");
+	p = put(p, in->host, host_len);
+	p = PUTS(p, "\n\n" SIGNED_HEADERS "\n");
+	p = put(p, hashed_payload, CFS_SHA256_HEX);
+	*p = '\0';
+	return (size_t)(p - out);
 }
 
 
 char *cfs_canonical_request(cfs_signer *s, const cfs_sign_input *in)
 {
 	char hashed_payload[CFS_SHA256_HEX + 1];
+	char *request = malloc(CANONICAL_SIZE);
 
-	if (sha256_hex(s, in->body, in->body_len, hashed_payload) != 0)
+	if (request == NULL ||
+	    sha256_hex(s, in->body, in->body_len, hashed_payload) != 0 ||
+	    format_canonical(in, hashed_payload, request) == 0) {
+		free(request);
 		return NULL;
-	return format_canonical(in, hashed_payload);
+	}
+	return request;
+}
+
+
+static const char *day_of(cfs_signer *s, int64_t timestamp)
+{
+	int64_t number = timestamp / 86400;
+
+	if (timestamp < 0)
+		return NULL;
+	if (s->day[0] == '\0' || number != s->day_number) {
+		if (cfs_utc_day(timestamp, s->day) != 0) {
+			s->day[0] = '\0';
+			return NULL;
+		}
+		s->day_number = number;
+	}
+	return s->day;
+}
+
+
+/* Decimal digits of a non-negative integer; returns the end. */
+static char *put_decimal(char *p, int64_t v)
+{
+	char digits[24];
+	size_t n = 0;
+
+	do {
+		digits[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v > 0);
+	while (n > 0)
+		*p++ = digits[--n];
+	return p;
 }
 
 
@@ -219,42 +300,48 @@ int cfs_sign(cfs_signer *s, const cfs_sign_input *in, cfs_sign_steps *steps,
 {
 	cfs_sign_steps local;
 	cfs_sign_steps *st = steps != NULL ? steps : &local;
-	char day[11], string_to_sign[256];
-	char *canonical_request;
+	char canonical_request[CANONICAL_SIZE], string_to_sign[256];
+	const char *day = day_of(s, in->timestamp);
+	size_t service_len = strlen(in->service), id_len, n;
 	unsigned char signature[CFS_SHA256_LEN];
-	int n, rc;
+	char *p;
 
-	if (cfs_utc_day(in->timestamp, day) != 0 ||
-	    strlen(in->service) >= 32)
+	if (day == NULL || service_len >= 32)
 		return -1;
-	snprintf(st->credential_scope, sizeof(st->credential_scope),
-		 "%s/%s/tc3_request", day, in->service);
+	p = put(st->credential_scope, day, 10);
+	p = PUTS(p, "/");
+	p = put(p, in->service, service_len);
+	p = PUTS(p, "/tc3_request");
+	*p = '\0';
 
 	if (sha256_hex(s, in->body, in->body_len, st->hashed_payload) != 0)
 		return -1;
-	canonical_request = format_canonical(in, st->hashed_payload);
-	if (canonical_request == NULL)
-		return -1;
-	rc = sha256_hex(s, canonical_request, strlen(canonical_request),
-			st->canonical_request_sha256);
-	free(canonical_request);
-	if (rc != 0)
+	n = format_canonical(in, st->hashed_payload, canonical_request);
+	if (n == 0 || sha256_hex(s, canonical_request, n,
+				 st->canonical_request_sha256) != 0)
 		return -1;
 
-	n = snprintf(string_to_sign, sizeof(string_to_sign),
-		     ALGORITHM "\n%lld\n%s\n%s", (long long)in->timestamp,
-		     st->credential_scope, st->canonical_request_sha256);
-	if (n < 0 || (size_t)n >= sizeof(string_to_sign))
-		return -1;
+	p = PUTS(string_to_sign, ALGORITHM "\n");
+	p = put_decimal(p, in->timestamp);
+	p = PUTS(p, "\n");
+	p = put(p, st->credential_scope, strlen(st->credential_scope));
+	p = PUTS(p, "\n");
+	p = put(p, st->canonical_request_sha256, CFS_SHA256_HEX);
 	if (signing_key(s, in, day) != 0 ||
-	    hmac(s, s->signing_key, sizeof(s->signing_key), string_to_sign,
-		 (size_t)n, signature) != 0)
+	    keyed_hmac(s, string_to_sign, (size_t)(p - string_to_sign),
+		       signature) != 0)
 		return -1;
 	to_hex(signature, sizeof(signature), st->signature);
 
-	n = snprintf(auth, auth_size,
-		     ALGORITHM " Credential=%s/%s, SignedHeaders="
-		     SIGNED_HEADERS ", Signature=%s",
-		     in->secret_id, st->credential_scope, st->signature);
-	return n < 0 || (size_t)n >= auth_size ? -1 : 0;
+	id_len = strlen(in->secret_id);
+	if (id_len + 256 > auth_size)
+		return -1;
+	p = PUTS(auth, ALGORITHM " Credential=");
+	p = put(p, in->secret_id, id_len);
+	p = PUTS(p, "/");
+	p = put(p, st->credential_scope, strlen(st->credential_scope));
+	p = PUTS(p, ", SignedHeaders=" SIGNED_HEADERS ", Signature=");
+	p = put(p, st->signature, CFS_SHA256_HEX);
+	*p = '\0';
+	return 0;
 }
