@@ -1,0 +1,45 @@
+-- The request log the admin reads: a ring of the last request_log_size
+-- requests in the shared dict. Nothing secret goes in: the body keeps its
+-- fields but SecretKey and Password are masked, and so is the token.
+local util = require("cfs.emulator.util")
+local config = require("cfs.emulator.config")
+
+local dict, json = util.dict, util.json
+
+local M = {}
+
+local MASKED = { SecretKey = true, Password = true }
+local MASK = "***"
+
+local function mask(value)
+  if type(value) ~= "table" then return value end
+  local out = {}
+  for k, v in pairs(value) do
+    out[k] = MASKED[k] and MASK or mask(v)
+  end
+  return out
+end
+M.mask = mask
+
+function M.add(entry)
+  if entry.params then
+    entry.body = mask(entry.params)
+    entry.params = nil
+  end
+  local size = config.raw.request_log_size
+  local n = dict:incr("log_seq", 1, 0)
+  dict:set("log:" .. (n % size), util.encode(entry))
+end
+
+function M.list()
+  local size = config.raw.request_log_size
+  local last = dict:get("log_seq") or 0
+  local list = {}
+  for n = math.max(1, last - size + 1), last do
+    local text = dict:get("log:" .. (n % size))
+    if text then list[#list + 1] = json.decode(text) end
+  end
+  return list
+end
+
+return M

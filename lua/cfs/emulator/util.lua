@@ -1,0 +1,121 @@
+-- Small things every part of the emulator uses: the shared dict, the
+-- emulator's clock, request ids and JSON with empty arrays kept as arrays.
+local cjson = require("cjson.safe")
+
+local M = {}
+
+M.dict = ngx.shared.cfs_emulator
+M.json = cjson.new()
+M.json.decode_invalid_numbers(false)
+M.json.encode_invalid_numbers(false)
+M.json.decode_max_depth(64)
+
+-- This lua-cjson writes {} for every empty table, so an empty array is
+-- marked with a sentinel that encode() turns into [] afterwards.
+M.EMPTY_ARRAY = setmetatable({}, { __tostring = function() return "[]" end })
+local SENTINEL = "\1cfs-empty-array\1"
+local SENTINEL_JSON = '"\\u0001cfs-empty-array\\u0001"'
+
+local function mark_empty_arrays(value)
+  if value == M.EMPTY_ARRAY then return SENTINEL end
+  if type(value) ~= "table" then return value end
+  for k, v in pairs(value) do value[k] = mark_empty_arrays(v) end
+  return value
+end
+
+function M.encode(value)
+  local text = assert(M.json.encode(mark_empty_arrays(value)))
+  if text:find(SENTINEL_JSON, 1, true) then
+    text = text:gsub(SENTINEL_JSON:gsub("%p", "%%%0"), "[]")
+  end
+  -- lua-cjson writes "/" as "\/"; the service does not. An escaped
+  -- backslash before a slash ("\\\/") still comes out right.
+  if text:find("\/", 1, true) then text = text:gsub("\/", "/") end
+  return text
+end
+
+function M.setting(name)
+  return M.dict:get("setting:" .. name)
+end
+
+-- The emulator's clock: the real one moved by the clock_offset setting and
+-- by a clock_offset fault active for this request (ngx.ctx.clock_offset).
+function M.now()
+  local offset = (M.setting("clock_offset") or 0)
+                 + (ngx.ctx.clock_offset or 0)
+  return ngx.now() + offset
+end
+
+local random = math.random
+
+function M.uuid()
+  return string.format("%08x-%04x-4%03x-%04x-%06x%06x",
+    random(0, 0xffffffff), random(0, 0xffff), random(0, 0xfff),
+    0x8000 + random(0, 0x3fff), random(0, 0xffffff), random(0, 0xffffff))
+end
+
+function M.seed()
+  math.randomseed(ngx.worker.pid() * 1000003 + math.floor(ngx.now() * 1000))
+end
+
+function M.read_file(path)
+  local f, err = io.open(path, "rb")
+  if not f then return nil, err end
+  local text = f:read("*a")
+  f:close()
+  return text
+end
+
+function M.write_file_atomic(path, text)
+  local tmp = path .. ".tmp" .. ngx.worker.pid()
+  local f, err = io.open(tmp, "wb")
+  if not f then return nil, err end
+  f:write(text)
+  f:close()
+  return os.rename(tmp, path)
+end
+
+-- Strict UTF-8 (no overlongs, surrogates or code points past U+10FFFF).
+function M.valid_utf8(s)
+  if not s:find("[\128-\255]") then return true end
+  local i, n = 1, #s
+  while i <= n do
+    local c = s:byte(i)
+    if c < 0x80 then
+      i = i + 1
+    else
+      local len, min
+      if c >= 0xC2 and c <= 0xDF then len, min = 2, 0x80
+      elseif c >= 0xE0 and c <= 0xEF then len, min = 3, 0x800
+      elseif c >= 0xF0 and c <= 0xF4 then len, min = 4, 0x10000
+      else return false end
+      local cp = c % (2 ^ (7 - len))
+      for j = i + 1, i + len - 1 do
+        local b = s:byte(j)
+        if not b or b < 0x80 or b > 0xBF then return false end
+        cp = cp * 64 + b % 64
+      end
+      if cp < min or cp > 0x10FFFF or (cp >= 0xD800 and cp <= 0xDFFF) then
+        return false
+      end
+      i = i + len
+    end
+  end
+  return true
+end
+
+-- Calls fn(code_point) for each character of a valid UTF-8 string.
+function M.each_char(s, fn)
+  local i, n = 1, #s
+  while i <= n do
+    local c = s:byte(i)
+    local len = c < 0x80 and 1 or c < 0xE0 and 2 or c < 0xF0 and 3 or 4
+    local cp = len == 1 and c or c % (2 ^ (7 - len))
+    for j = i + 1, i + len - 1 do cp = cp * 64 + s:byte(j) % 64 end
+    if fn(cp) == false then return false end
+    i = i + len
+  end
+  return true
+end
+
+return M
