@@ -26,11 +26,11 @@ end
 function M.encode(value)
   local text = assert(M.json.encode(mark_empty_arrays(value)))
   if text:find(SENTINEL_JSON, 1, true) then
-    text = text:gsub(SENTINEL_JSON:gsub("%p", "%%%0"), "[]")
+    text = text:gsub((SENTINEL_JSON:gsub("%p", "%%%0")), "[]")
   end
   -- lua-cjson writes "/" as "\/"; the service does not. An escaped
   -- backslash before a slash ("\\\/") still comes out right.
-  if text:find("\/", 1, true) then text = text:gsub("\/", "/") end
+  if text:find("\\/", 1, true) then text = text:gsub("\\/", "/") end
   return text
 end
 
