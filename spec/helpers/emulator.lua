@@ -177,13 +177,21 @@ function M.start(opts)
   local em = setmetatable({ output = out }, Emulator)
   for name, value in out:gmatch("([%w_]+)=([^\n]*)") do em[name] = value end
   assert(em.admin_endpoint, "emulator did not start: " .. out)
+  em.own_dir = opts.dir == nil
   M.current = em
   return em
 end
 
+-- Stops the emulator; its temporary dir goes too unless the spec chose
+-- the dir or CFS_SPEC_KEEP is set (to read its logs).
 function Emulator:stop()
-  return capture(shell_quote(ROOT .. "/bin/cfs-emulator") .. " stop --dir "
-                 .. shell_quote(self.dir) .. " 2>&1")
+  local out = capture(shell_quote(ROOT .. "/bin/cfs-emulator") .. " stop --dir "
+                      .. shell_quote(self.dir) .. " 2>&1")
+  if self.own_dir and not os.getenv("CFS_SPEC_KEEP")
+     and self.dir:find("/cfs%-emulator%.") then
+    os.execute("rm -rf " .. shell_quote(self.dir))
+  end
+  return out
 end
 
 function Emulator:status()
