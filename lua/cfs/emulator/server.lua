@@ -284,14 +284,13 @@ local function fault_answer(req)
     return send(200, "upstream said: service temporarily unavailable\n",
                 "text/plain")
   end
-  req.code = req.fault.code
-  return send(200, error_envelope(req.code, "Injected fault.",
+  return send(200, error_envelope(req.fault.code, "Injected fault.",
                                   req.request_id))
 end
 
 local function log_request(req)
   reqlog.add({ action = req.action, secret_id = req.secret_id,
-    code = req.code or "Success", request_id = req.request_id,
+    code = req.code or "", request_id = req.request_id,
     fault = req.fault and req.fault.kind or (req.clock_fault
       and "clock_offset") or nil, params = req.params,
     time = ngx.now() })
@@ -300,6 +299,11 @@ end
 -- Sends the answer (or what the fault says to do instead).
 local function finish(req, ok, result)
   if not ok and result == req then
+    local auth = req.headers.authorization
+    if type(auth) == "string" then
+      req.secret_id = auth:match("Credential=([^/,%s]+)/")
+    end
+    if req.fault.kind == "error" then req.code = req.fault.code end
     log_request(req)
     return fault_answer(req)
   end
