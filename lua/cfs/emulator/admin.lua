@@ -24,6 +24,7 @@ local function body_json()
 end
 
 local function settings_now()
+  util.refresh_settings()
   local out = {}
   for _, name in ipairs(config.SETTINGS) do out[name] = util.setting(name) end
   return out
@@ -40,7 +41,8 @@ local function put_settings()
                                   .. tostring(name) })
     end
   end
-  for name, value in pairs(t) do dict:set("setting:" .. name, value) end
+  for name, value in pairs(t) do util.set_setting(name, value) end
+  util.refresh_settings()
   reply(200, { ok = true, settings = settings_now() })
 end
 
@@ -55,7 +57,7 @@ local function reset()
   local kept = settings_now()
   dict:flush_all()
   dict:flush_expired()
-  for name, value in pairs(kept) do dict:set("setting:" .. name, value) end
+  for name, value in pairs(kept) do util.set_setting(name, value) end
   dict:set("dirty", true)
   reply(200, { ok = true })
 end
@@ -63,6 +65,7 @@ end
 local ROUTES = {
   ["GET /health"] = function() reply(200, { ok = true }) end,
   ["GET /flows"] = function()
+    util.refresh_settings()
     local list = flows.all(util.now())
     reply(200, { flows = #list > 0 and list or util.EMPTY_ARRAY })
   end,

@@ -6,8 +6,7 @@ local util = require("cfs.emulator.util")
 local M = {}
 
 -- Settings an admin may change at run time (PUT /settings).
-M.SETTINGS = { "rate_limit", "pending_seconds", "data_flow_limit",
-               "clock_offset", "timestamp_window" }
+M.SETTINGS = util.SETTING_NAMES
 
 local DEFAULTS = { rate_limit = 20, pending_seconds = 2,
                    data_flow_limit = 10, clock_offset = 0,
@@ -50,7 +49,7 @@ end
 function M.seed_settings(force)
   for _, name in ipairs(M.SETTINGS) do
     if force or util.dict:get("setting:" .. name) == nil then
-      util.dict:set("setting:" .. name, M.raw[name])
+      util.set_setting(name, M.raw[name])
     end
   end
 end

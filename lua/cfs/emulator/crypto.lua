@@ -7,17 +7,19 @@ local M = {}
 
 ffi.cdef [[
 typedef struct evp_md_st EVP_MD;
-const EVP_MD *EVP_sha256(void);
-int EVP_Digest(const void *data, size_t count, unsigned char *md,
-               unsigned int *size, const EVP_MD *type, void *impl);
-unsigned char *HMAC(const EVP_MD *evp_md, const void *key, int key_len,
-                    const unsigned char *d, size_t n, unsigned char *md,
-                    unsigned int *md_len);
+typedef struct evp_md_ctx_st EVP_MD_CTX;
+EVP_MD *EVP_MD_fetch(void *libctx, const char *algorithm,
+                     const char *properties);
+EVP_MD_CTX *EVP_MD_CTX_new(void);
+int EVP_DigestInit_ex(EVP_MD_CTX *ctx, const EVP_MD *type, void *impl);
+int EVP_DigestUpdate(EVP_MD_CTX *ctx, const void *d, size_t cnt);
+int EVP_DigestFinal_ex(EVP_MD_CTX *ctx, unsigned char *md,
+                       unsigned int *s);
 ]]
 
 -- nginx already links libcrypto; a plain LuaJIT (the specs) must load it.
 local function load_libcrypto()
-  if pcall(function() return ffi.C.EVP_sha256 end) then
+  if pcall(function() return ffi.C.EVP_MD_fetch end) then
     return ffi.C
   end
   local ok, lib = pcall(ffi.load, "crypto")
@@ -26,36 +28,63 @@ local function load_libcrypto()
 end
 
 local C = load_libcrypto()
-local SHA256 = C.EVP_sha256()
+-- Fetched once: OpenSSL 3 looks an algorithm up on every implicit use,
+-- which costs more than hashing a small request.
+local SHA256 = C.EVP_MD_fetch(nil, "SHA256", nil)
+local ctx = C.EVP_MD_CTX_new()
+assert(SHA256 ~= nil and ctx ~= nil, "libcrypto has no SHA-256")
 local out = ffi.new("unsigned char[32]")
 local out_len = ffi.new("unsigned int[1]")
 
 local HEX = {}
 for byte = 0, 255 do HEX[byte] = string.format("%02x", byte) end
+local hex_parts = {}
 
 local function to_hex(bytes)
-  local parts = {}
-  for i = 1, #bytes do parts[i] = HEX[bytes:byte(i)] end
-  return table.concat(parts)
+  for i = 1, #bytes do hex_parts[i] = HEX[bytes:byte(i)] end
+  for i = #bytes + 1, #hex_parts do hex_parts[i] = nil end
+  return table.concat(hex_parts)
 end
 M.to_hex = to_hex
 
-function M.sha256(data)
-  if C.EVP_Digest(data, #data, out, out_len, SHA256, nil) ~= 1 then
-    error("EVP_Digest failed")
+-- SHA-256 of a .. b (b optional), without building the concatenation.
+local function sha256(a, b)
+  if C.EVP_DigestInit_ex(ctx, SHA256, nil) ~= 1
+     or C.EVP_DigestUpdate(ctx, a, #a) ~= 1
+     or (b and C.EVP_DigestUpdate(ctx, b, #b) ~= 1)
+     or C.EVP_DigestFinal_ex(ctx, out, out_len) ~= 1 then
+    error("SHA-256 failed")
   end
   return ffi.string(out, 32)
 end
+M.sha256 = sha256
 
 function M.sha256_hex(data)
-  return to_hex(M.sha256(data))
+  return to_hex(sha256(data))
+end
+
+local BLOCK = 64
+
+local function xor_pad(key, byte)
+  local bytes = {}
+  for i = 1, BLOCK do
+    bytes[i] = string.char(bit.bxor(key:byte(i) or 0, byte))
+  end
+  return table.concat(bytes)
+end
+
+-- The padded keys of HMAC (RFC 2104), to compute once per key.
+function M.hmac_key(key)
+  if #key > BLOCK then key = sha256(key) end
+  return { inner = xor_pad(key, 0x36), outer = xor_pad(key, 0x5c) }
+end
+
+function M.hmac_sha256_padded(padded, data)
+  return sha256(padded.outer, sha256(padded.inner, data))
 end
 
 function M.hmac_sha256(key, data)
-  if C.HMAC(SHA256, key, #key, data, #data, out, out_len) == nil then
-    error("HMAC failed")
-  end
-  return ffi.string(out, 32)
+  return M.hmac_sha256_padded(M.hmac_key(key), data)
 end
 
 return M

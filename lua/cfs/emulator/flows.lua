@@ -9,6 +9,10 @@ local config = require("cfs.emulator.config")
 
 local dict, json = util.dict, util.json
 
+local function state_enabled()
+  return require("cfs.emulator.state").enabled()
+end
+
 local M = {}
 
 local FS_ID = "^cfs%-[0-9a-z]+$"
@@ -38,7 +42,7 @@ local function store_flow(flow, add)
   else
     ok, err = dict:safe_set("flow:" .. flow.DataFlowId, text)
   end
-  if ok then dict:set("dirty", true) end
+  if ok and state_enabled() then dict:set("dirty", true) end
   return ok, err
 end
 
@@ -169,6 +173,17 @@ local function reserve_slot(fs_id)
   return true
 end
 
+-- os.date costs system calls (glibc's tzset): format each second once.
+local last_second, last_time
+
+local function local_time(now)
+  local second = math.floor(now)
+  if second ~= last_second then
+    last_second, last_time = second, os.date("%Y-%m-%d %H:%M:%S", second)
+  end
+  return last_time
+end
+
 local function new_flow(p, now)
   local target = p.TargetPath
   if target:sub(-1) ~= "/" then target = target .. "/" end
@@ -176,11 +191,10 @@ local function new_flow(p, now)
     SourceStorageType = p.SourceStorageType,
     SourceStorageAddress = p.SourceStorageAddress,
     SourcePath = p.SourcePath, TargetPath = target,
-    CreationTime = os.date("%Y-%m-%d %H:%M:%S", math.floor(now)),
+    CreationTime = local_time(now),
     AutoRefresh = p.AutoRefresh, UserKafkaTopic = p.UserKafkaTopic,
     ServerAddr = p.ServerAddr, UserName = p.UserName,
-    AutoRefreshTime = p.AutoRefresh == 1
-      and os.date("%Y-%m-%d %H:%M:%S", math.floor(now)) or nil,
+    AutoRefreshTime = p.AutoRefresh == 1 and local_time(now) or nil,
     created_at = now }
 end
 
@@ -206,7 +220,7 @@ function M.CreateDataFlow(req, p)
   if not ok then return ok, code, message end
   ok, code, message = reserve_slot(p.FileSystemId)
   if not ok then return ok, code, message end
-  local flow = new_flow(p, util.now())
+  local flow = new_flow(p, req.now)
   ok, code, message = insert(flow)
   if not ok then
     dict:incr("fs_count:" .. p.FileSystemId, -1)
@@ -241,7 +255,7 @@ function M.DescribeDataFlow(req, p)
   if not ok then return ok, code, message end
   local limit, offset = page_bounds(p)
   if not limit then return limit, offset, message end
-  local list = M.all(util.now(), function(flow)
+  local list = M.all(req.now, function(flow)
     local fs = config.file_systems[flow.FileSystemId]
     return (not req.region or (fs and fs.region == req.region))
       and (not p.FileSystemId or flow.FileSystemId == p.FileSystemId)
@@ -299,7 +313,7 @@ end
 function M.DeleteDataFlow(req, p)
   local flow, code, message = find_flow(p)
   if not flow then return flow, code, message end
-  flow.deleted_at = util.now()
+  flow.deleted_at = req.now
   store_flow(flow)
   dict:incr("fs_count:" .. flow.FileSystemId, -1, 0)
   return {}

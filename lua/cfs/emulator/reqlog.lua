@@ -28,7 +28,8 @@ function M.add(entry)
   end
   local size = config.raw.request_log_size
   local n = dict:incr("log_seq", 1, 0)
-  dict:set("log:" .. (n % size), util.encode(entry))
+  -- Plain cjson: the admin's answer fixes arrays and slashes on the way out.
+  dict:set("log:" .. (n % size), json.encode(entry))
 end
 
 function M.list()

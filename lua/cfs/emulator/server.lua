@@ -204,15 +204,15 @@ local function judge(req)
   local fault, offset, clock_taken = faults.take(action)
   req.fault = fault
   if clock_taken then
-    ngx.ctx.clock_offset = offset
-    req.clock_fault = true
+    req.clock_offset, req.clock_fault = offset, true
   end
   M.before_acting(req)
   if not shapes.action(action) then
     reject("InvalidAction", "The action `" .. action .. "` does not exist.")
   end
   check_version(headers)
-  local now = util.now()
+  local now = util.now(req.clock_offset)
+  req.now = now
   req.timestamp = check_timestamp(headers, now)
   local auth = parse_authorization(headers)
   req.secret_id = auth.secret_id
@@ -234,14 +234,11 @@ local function judge(req)
   return out
 end
 
-local function set_date()
-  ngx.header["Date"] = ngx.http_time(math.floor(util.now()))
-end
-
-local function send(status, body, content_type)
+local function send(status, body, content_type, req)
   ngx.status = status
   ngx.header["Content-Type"] = content_type or "application/json"
-  set_date()
+  local now = req and req.now or util.now(req and req.clock_offset)
+  ngx.header["Date"] = ngx.http_time(math.floor(now))
   ngx.header["Content-Length"] = #body
   ngx.print(body)
 end
@@ -278,14 +275,14 @@ local function fault_answer(req)
   if kind == "http_502" then
     return send(502, "<html><head><title>502 Bad Gateway</title></head>"
       .. "<body><center><h1>502 Bad Gateway</h1></center></body></html>\n",
-      "text/html")
+      "text/html", req)
   end
   if kind == "not_json" then
     return send(200, "upstream said: service temporarily unavailable\n",
-                "text/plain")
+                "text/plain", req)
   end
   return send(200, error_envelope(req.fault.code, "Injected fault.",
-                                  req.request_id))
+                                  req.request_id), nil, req)
 end
 
 local function log_request(req)
@@ -324,9 +321,9 @@ local function finish(req, ok, result)
   local kind = req.fault and req.fault.kind
   if kind == "close_after" then return ngx.exit(444) end
   if kind == "truncated" then
-    return send(200, body:sub(1, math.floor(#body / 2)))
+    return send(200, body:sub(1, math.floor(#body / 2)), nil, req)
   end
-  send(200, body)
+  send(200, body, nil, req)
 end
 
 function M.handle()
@@ -334,6 +331,7 @@ function M.handle()
     return ngx.exit(405)
   end
   if ngx.var.uri ~= "/" then return ngx.exit(404) end
+  util.refresh_settings()
   local headers, err = ngx.req.get_headers(64)
   local req = { request_id = util.uuid(), headers = headers }
   if err == "truncated" then
@@ -345,6 +343,7 @@ end
 
 -- error_page 413 lands here: bodies over the service's 10 MB.
 function M.too_large()
+  util.refresh_settings()
   local request_id = util.uuid()
   ngx.status = 200
   reqlog.add({ action = ngx.var.http_x_tc_action, request_id = request_id,

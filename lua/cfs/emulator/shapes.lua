@@ -67,11 +67,22 @@ local function check_field(field, value, path)
   end
 end
 
+-- The set of a field list's names, made once per list.
+local known_names = setmetatable({}, { __mode = "k" })
+
+local function names_of(fields)
+  local known = known_names[fields]
+  if known then return known end
+  known = {}
+  for _, field in ipairs(fields) do known[field[1]] = true end
+  known_names[fields] = known
+  return known
+end
+
 function check_fields(fields, params, prefix)
-  local known = {}
+  local known = names_of(fields)
   for _, field in ipairs(fields) do
     local name = field[1]
-    known[name] = true
     local value = params[name]
     if value == nil or value == util.json.null then
       if field[4] then

@@ -5,6 +5,7 @@ local crypto = require("cfs.emulator.crypto")
 
 local hmac, sha256_hex, to_hex = crypto.hmac_sha256, crypto.sha256_hex,
                                  crypto.to_hex
+local hmac_padded = crypto.hmac_sha256_padded
 
 local M = {}
 
@@ -23,8 +24,15 @@ function M.parse_authorization(value)
            signed_headers = signed, names = names, signature = signature }
 end
 
+-- os.date costs a system call or two (glibc's tzset): keep the last day.
+local last_day, last_date
+
 function M.utc_date(timestamp)
-  return os.date("!%Y-%m-%d", timestamp)
+  local day = math.floor(timestamp / 86400)
+  if day ~= last_day then
+    last_day, last_date = day, os.date("!%Y-%m-%d", day * 86400)
+  end
+  return last_date
 end
 
 local function trim(s)
@@ -52,7 +60,8 @@ local function signing_key(secret_key, date, service)
   local id = secret_key .. "\0" .. date .. "\0" .. service
   local key = signing_keys[id]
   if key then return key end
-  key = hmac(hmac(hmac("TC3" .. secret_key, date), service), "tc3_request")
+  key = crypto.hmac_key(hmac(hmac(hmac("TC3" .. secret_key, date), service),
+                               "tc3_request"))
   if cached > 1000 then signing_keys, cached = {}, 0 end
   signing_keys[id], cached = key, cached + 1
   return key
@@ -66,7 +75,8 @@ end
 function M.signature(secret_key, timestamp, date, service, canonical)
   local scope = date .. "/" .. service .. "/tc3_request"
   local key = signing_key(secret_key, date, service)
-  return to_hex(hmac(key, M.string_to_sign(timestamp, scope, canonical)))
+  return to_hex(hmac_padded(key, M.string_to_sign(timestamp, scope,
+                                                   canonical)))
 end
 
 function M.authorization(secret_id, secret_key, timestamp, service, names,

@@ -1,6 +1,7 @@
 -- Small things every part of the emulator uses: the shared dict, the
 -- emulator's clock, request ids and JSON with empty arrays kept as arrays.
 local cjson = require("cjson.safe")
+local ffi = require("ffi")
 
 local M = {}
 
@@ -34,16 +35,37 @@ function M.encode(value)
   return text
 end
 
-function M.setting(name)
-  return M.dict:get("setting:" .. name)
+-- Settings live in the shared dict (any worker's admin request may change
+-- them); each worker keeps a copy, reloaded when settings_version moves.
+local settings, settings_version = {}, nil
+
+function M.refresh_settings()
+  local version = M.dict:get("settings_version")
+  if version == settings_version and version ~= nil then return end
+  settings_version = version
+  settings = {}
+  for _, name in ipairs(M.SETTING_NAMES) do
+    settings[name] = M.dict:get("setting:" .. name)
+  end
 end
 
+function M.setting(name)
+  return settings[name]
+end
+
+function M.set_setting(name, value)
+  M.dict:set("setting:" .. name, value)
+  -- A fresh value, not a counter: a reset must not bring an old one back.
+  M.dict:set("settings_version", M.uuid())
+end
+
+M.SETTING_NAMES = { "rate_limit", "pending_seconds", "data_flow_limit",
+                    "clock_offset", "timestamp_window" }
+
 -- The emulator's clock: the real one moved by the clock_offset setting and
--- by a clock_offset fault active for this request (ngx.ctx.clock_offset).
-function M.now()
-  local offset = (M.setting("clock_offset") or 0)
-                 + (ngx.ctx.clock_offset or 0)
-  return ngx.now() + offset
+-- by a clock_offset fault taken by the request (extra).
+function M.now(extra)
+  return ngx.now() + (settings.clock_offset or 0) + (extra or 0)
 end
 
 local random = math.random
@@ -76,8 +98,16 @@ function M.write_file_atomic(path, text)
 end
 
 -- Strict UTF-8 (no overlongs, surrogates or code points past U+10FFFF).
+local function ascii_only(s)
+  local bytes = ffi.cast("const uint8_t *", s)
+  for i = 0, #s - 1 do
+    if bytes[i] >= 0x80 then return false end
+  end
+  return true
+end
+
 function M.valid_utf8(s)
-  if not s:find("[\128-\255]") then return true end
+  if ascii_only(s) then return true end
   local i, n = 1, #s
   while i <= n do
     local c = s:byte(i)
