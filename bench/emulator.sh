@@ -35,7 +35,8 @@ LUA
   --config "$WORK/config.json" > "$WORK/em.env"
 HTTP=$(sed -n 's/^http_endpoint=//p' "$WORK/em.env")
 ADMIN=$(sed -n 's/^admin_endpoint=//p' "$WORK/em.env")
-for pid in $(cat "$WORK/em/nginx.pid") $(pgrep -P "$(cat "$WORK/em/nginx.pid")"); do
+MASTER=$(cat "$WORK/em/nginx.pid")
+for pid in $MASTER $(pgrep -P "$MASTER"); do
   taskset -a -p -c 0 "$pid" >/dev/null
 done
 
@@ -75,10 +76,11 @@ cat "$WORK/wrk.out" >&2
 
 # Every answer must have been a created flow, not an error.
 curl -s "$ADMIN/requests" > "$WORK/requests.json"
-BAD=$(grep -o '"code":"[^"]*"' "$WORK/requests.json" | grep -vc '"code":"Success"' || true)
+CODES=$(grep -o '"code":"[^"]*"' "$WORK/requests.json")
+BAD=$(echo "$CODES" | grep -vc '"code":"Success"' || true)
 if [ "$BAD" != "0" ]; then
   echo "emulator answered errors during the bench:" >&2
-  grep -o '"code":"[^"]*"' "$WORK/requests.json" | sort | uniq -c >&2
+  echo "$CODES" | sort | uniq -c >&2
   exit 1
 fi
 RATE=$(sed -n 's/^Requests\/sec: *//p' "$WORK/wrk.out")

@@ -35,7 +35,9 @@ local function temp_file(data)
 end
 
 local function to_hex(bytes)
-  return (bytes:gsub(".", function(c) return string.format("%02x", c:byte()) end))
+  return (bytes:gsub(".", function(c)
+    return string.format("%02x", c:byte())
+  end))
 end
 
 local function from_hex(hex)
