@@ -7,12 +7,16 @@
  * belongs to the userdata that holds it. Only libcurl's process-wide
  * initialisation is shared, and it runs once (pthread_once).
  */
+#define _POSIX_C_SOURCE 200809L
+
 #include "core.h"
 #include "sign.h"
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define SIGNER_META "cfs.signer"
 #define AUTH_SIZE 1024
@@ -197,6 +201,44 @@ static int l_utf8_valid(lua_State *L)
 	return 2;
 }
 
+/* Seconds since an arbitrary start, never going back: for delays. */
+static int l_monotonic(lua_State *L)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	lua_pushnumber(L, (lua_Number)ts.tv_sec + ts.tv_nsec / 1e9);
+	return 1;
+}
+
+/* Wall-clock seconds, with a fraction. */
+static int l_now(lua_State *L)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	lua_pushnumber(L, (lua_Number)ts.tv_sec + ts.tv_nsec / 1e9);
+	return 1;
+}
+
+/* Blocks the thread: plain Lua has no sleep; OpenResty passes ngx.sleep. */
+static int l_sleep(lua_State *L)
+{
+	lua_Number seconds = luaL_checknumber(L, 1);
+	struct timespec ts;
+
+	if (!(seconds > 0))
+		return 0;
+	if (seconds > 86400)
+		seconds = 86400;
+	ts.tv_sec = (time_t)seconds;
+	ts.tv_nsec = (long)((seconds - (lua_Number)ts.tv_sec) * 1e9);
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+	return 0;
+}
+
+
 static const luaL_Reg signer_methods[] = {
 	{ "sign", signer_sign },
 	{ "close", signer_close },
@@ -252,6 +294,9 @@ static const luaL_Reg functions[] = {
 	{ "multi", cfs_l_multi_new },
 	{ "utc_day", l_utc_day },
 	{ "utf8_valid", l_utf8_valid },
+	{ "monotonic", l_monotonic },
+	{ "now", l_now },
+	{ "sleep", l_sleep },
 	{ NULL, NULL }
 };
 
@@ -268,7 +313,7 @@ int luaopen_cfs_core(lua_State *L)
 	lua_setfield(L, -2, "decode");
 	lua_pushliteral(L, CFS_VERSION);
 	lua_setfield(L, -2, "_VERSION");
-	lua_pushliteral(L, "cfs-lua/" CFS_VERSION);
+	lua_pushliteral(L, "SDK_LUA_CFS_" CFS_VERSION);
 	lua_setfield(L, -2, "request_client");
 	return 1;
 }

@@ -1,0 +1,510 @@
+--- A client of the CFS API: options, then for each call
+-- validate -> encode -> pace -> sign -> send -> decode, with retries.
+--
+-- Options (cfs.new): see OPTIONS below and the README's table.
+-- Environment, read only when the matching option is absent:
+--   TENCENTCLOUD_SECRET_ID, TENCENTCLOUD_SECRET_KEY,
+--   TENCENTCLOUD_SESSION_TOKEN, TENCENTCLOUD_CREDENTIALS_FILE (keys);
+--   TENCENTCLOUD_REGION (region); CFS_ENDPOINT (endpoint: host or URL);
+--   CFS_CA_FILE (ca_file).
+
+local core = require "cfs.core"
+local api = require "cfs.api"
+local errors = require "cfs.errors"
+local credentials = require "cfs.credentials"
+local retry = require "cfs.retry"
+local pace = require "cfs.pace"
+local redact = require "cfs.redact"
+local validate = require "cfs.validate"
+
+local type, tostring, pairs, ipairs, error, pcall, require =
+  type, tostring, pairs, ipairs, error, pcall, require
+local setmetatable, getmetatable = setmetatable, getmetatable
+local floor, abs = math.floor, math.abs
+local find, match, format, lower = string.find, string.match, string.format,
+  string.lower
+local concat = table.concat
+local getenv, os_time = os.getenv, os.time
+
+local VERSION = core._VERSION
+local REQUEST_CLIENT = "SDK_LUA_CFS_" .. VERSION
+local CONTENT_TYPE = "application/json"
+local SERVICE = api.service
+local API_VERSION = api.version
+local DEFAULT_ENDPOINT = api.endpoint
+local MAX_CLOCK_OFFSET = 86400
+
+local Client = {}
+
+--- Every option cfs.new takes; anything else is refused.
+local OPTIONS = {
+  secret_id = "string", secret_key = "string", token = "string",
+  credentials = "table", profile = "string", credentials_file = "string",
+  region = "string", endpoint = "string", insecure_http = "boolean",
+  timeout = "number", connect_timeout = "number", max_response = "number",
+  ca_file = "string", proxy = "string", language = "string",
+  logger = "function", dry_run = "boolean", retry = "table|boolean",
+  pacer = "table|boolean", rates = "table", clock_offset = "number",
+  max_clock_offset = "number", clock = "function", sleep = "function",
+  random = "function", transport = "table|string", concurrency = "number",
+}
+
+
+local function option_error(message)
+  error("cfs.new: " .. message, 4)
+end
+
+
+local function check_options(opts)
+  local names = {}
+  for name in pairs(OPTIONS) do names[#names + 1] = name end
+  for name, value in pairs(opts) do
+    local want = OPTIONS[name]
+    if not want then
+      local close = type(name) == "string" and validate.suggest(name, names)
+      option_error("unknown option '" .. tostring(name) .. "'"
+        .. (close and ("; did you mean '" .. close .. "'?") or ""))
+    end
+    if not find("|" .. want .. "|", "|" .. type(value) .. "|", 1, true) then
+      option_error("option " .. name .. " must be a " .. want .. ", got "
+        .. type(value))
+    end
+  end
+end
+
+
+-- Header values must not carry a line break or other control character.
+local function plain_text(value)
+  return not find(value, "[%c\127]")
+end
+
+
+local function is_loopback(host)
+  local name = match(host, "^%[([^%]]+)%]") or match(host, "^([^:]+)")
+  return name == "localhost" or name == "::1"
+    or find(name or "", "^127%.%d+%.%d+%.%d+$") ~= nil
+end
+
+
+--- Splits an endpoint (a host, or an http(s) URL) into url and host.
+local function parse_endpoint(endpoint, insecure_http)
+  if not plain_text(endpoint) or find(endpoint, "%s") then
+    option_error("endpoint holds a space or control character")
+  end
+  local scheme, rest = match(endpoint, "^(%a[%w+.-]*)://(.*)$")
+  scheme = scheme and lower(scheme) or "https"
+  rest = rest or endpoint
+  local host, path = match(rest, "^([^/?#@]+)(.*)$")
+  if not host or (path ~= "" and path ~= "/") then
+    option_error("endpoint must be a host or a URL with no path, got '"
+      .. endpoint .. "'")
+  end
+  if scheme ~= "https" and scheme ~= "http" then
+    option_error("endpoint scheme must be https (or http on loopback)")
+  end
+  if scheme == "http" and not is_loopback(host) and not insecure_http then
+    option_error("plain http is refused for '" .. host .. "' (not "
+      .. "loopback); set insecure_http = true to allow it")
+  end
+  return scheme .. "://" .. host .. "/", host
+end
+
+
+local function make_credentials(opts)
+  if opts.credentials then return opts.credentials end
+  if opts.secret_id or opts.secret_key then
+    if not (opts.secret_id and opts.secret_key) then
+      option_error("secret_id and secret_key go together")
+    end
+    return credentials.static(opts.secret_id, opts.secret_key, opts.token)
+  end
+  return credentials.default {
+    file = opts.credentials_file, profile = opts.profile,
+  }
+end
+
+
+local function make_transport(opts, endpoint_url)
+  local t = opts.transport
+  if type(t) == "table" then return t end
+  if t == nil then
+    t = (ngx and ngx.socket and ngx.get_phase) and "resty" or "curl"
+  end
+  if t ~= "curl" and t ~= "resty" then
+    option_error("transport must be 'curl', 'resty' or a table")
+  end
+  return require("cfs.transport." .. t).new {
+    ca_file = opts.ca_file, proxy = opts.proxy, timeout = opts.timeout,
+    connect_timeout = opts.connect_timeout,
+    max_response = opts.max_response, endpoint = endpoint_url,
+  }
+end
+
+
+--- Makes a client. Raises on a wrong option: that is a programming mistake.
+function Client.new(opts)
+  opts = opts or {}
+  if type(opts) ~= "table" then
+    error("cfs.new: options must be a table, got " .. type(opts), 2)
+  end
+  check_options(opts)
+
+  local region = opts.region or getenv "TENCENTCLOUD_REGION"
+  if region == "" then region = nil end
+  if region and not find(region, "^[%w%-]+$") then
+    option_error("region must be letters, digits and '-', like "
+      .. "'ap-guangzhou'")
+  end
+  if opts.language and opts.language ~= "zh-CN"
+      and opts.language ~= "en-US" then
+    option_error("language must be 'zh-CN' or 'en-US'")
+  end
+  local endpoint = opts.endpoint or getenv "CFS_ENDPOINT"
+  if endpoint == "" or endpoint == nil then endpoint = DEFAULT_ENDPOINT end
+  local url, host = parse_endpoint(endpoint, opts.insecure_http)
+  local ca_file = opts.ca_file or getenv "CFS_CA_FILE"
+  if ca_file == "" then ca_file = nil end
+
+  local self = setmetatable({
+    url = url, host = host, region = region, language = opts.language,
+    ca_file = ca_file, logger = opts.logger, dry_run = opts.dry_run,
+    credentials = make_credentials(opts),
+    retry = retry.policy(opts.retry),
+    rates = opts.rates or {},
+    clock = opts.clock or os_time,
+    clock_offset = opts.clock_offset or 0,
+    max_clock_offset = opts.max_clock_offset or MAX_CLOCK_OFFSET,
+    random = opts.random or math.random,
+    concurrency = opts.concurrency or 8,
+    signer = core.signer(),
+  }, Client)
+  self.sleep = opts.sleep or (ngx and ngx.sleep) or core.sleep
+  if opts.pacer == false then
+    self.pacer = pace.none
+  elseif type(opts.pacer) == "table" then
+    self.pacer = opts.pacer
+  else
+    self.pacer = pace.new()
+  end
+  local topts = {}
+  for k, v in pairs(opts) do topts[k] = v end
+  topts.ca_file = ca_file
+  self.transport = make_transport(topts, url)
+  return self
+end
+
+
+function Client:__tostring()
+  return format("cfs.client(%s, region=%s)", self.url,
+    tostring(self.region))
+end
+
+
+function Client:__index(key)
+  local method = Client[key]
+  if method ~= nil then return method end
+  local action = api.methods[key]
+  if not action then return nil end
+  method = function(client, params)
+    if getmetatable(client) ~= Client then
+      error("cfs: call it as client:" .. key .. "(params)", 2)
+    end
+    return client:call(action, params)
+  end
+  Client[key] = method
+  return method
+end
+
+
+local function log(self, level, message)
+  if self.logger then pcall(self.logger, level, message) end
+end
+
+
+-- The description of an action, or nil, err for a name the API lacks.
+local function describe(action)
+  if not api.actions[action] then
+    local names = {}
+    for name in pairs(api.actions) do names[#names + 1] = name end
+    local close = validate.suggest(action, names)
+    return nil, errors.new {
+      code = "InvalidAction", action = action,
+      message = "unknown action '" .. action .. "'"
+        .. (close and ("; did you mean '" .. close .. "'?") or ""),
+    }
+  end
+  return require("cfs.api.actions." .. action)
+end
+
+
+-- The field names at the level of `path` ("Filters[2].Valuez" looks in
+-- Filter's fields), for suggestions.
+local function names_at(fields, path)
+  for step in path:gmatch "([^%.]+)%." do
+    local name = step:match "^[^%[]+"
+    local next_fields
+    for _, entry in ipairs(fields) do
+      if entry[1] == name and type(entry[2]) == "table" then
+        next_fields = entry[2]
+      end
+    end
+    if not next_fields then return {} end
+    fields = next_fields
+  end
+  local names = {}
+  for i, entry in ipairs(fields) do names[i] = entry[1] end
+  return names
+end
+
+
+--- The JSON body for `params`, or nil, err naming the field at fault.
+function Client:encode(action, params)
+  local desc, err = describe(action)
+  if not desc then return nil, err end
+  local body, code, path, message = core.encode(params, desc.input)
+  if not body then
+    if code == "UnknownParameter" then
+      local close = validate.suggest(path:match "[^%.%]]+$",
+        names_at(desc.input, path))
+      if close then message = message .. "; did you mean '" .. close
+        .. "'?" end
+    end
+    return nil, errors.new {
+      code = code, message = message, field = path, action = action,
+    }
+  end
+  local ok, verr = validate.check(desc, params)
+  if ok == nil and verr then
+    return nil, errors.new {
+      code = verr.code, message = verr.message, field = verr.field,
+      action = action,
+    }
+  end
+  return body
+end
+
+
+local DryRun = {}
+DryRun.__index = DryRun
+
+function DryRun:__tostring()
+  local lines = { self.method .. " " .. self.url }
+  for i, h in ipairs(self.headers) do lines[i + 1] = redact.header(h) end
+  lines[#lines + 1] = ""
+  lines[#lines + 1] = redact.body(self.body)
+  return concat(lines, "\n")
+end
+
+
+-- One signed request and its answer: response | nil, err, date.
+local function attempt(self, action, body, mutates)
+  local ok, id, key, token = self.credentials:get()
+  if not ok then return nil, id end
+  if not plain_text(id) or (token and not plain_text(token)) then
+    return nil, errors.new { code = "InvalidCredentials",
+      message = "secret id or token holds a control character" }
+  end
+  local timestamp = floor(self.clock() + self.clock_offset)
+  local authorization = self.signer:sign(id, key, timestamp, SERVICE,
+    self.host, CONTENT_TYPE, body)
+  local headers = {
+    "Authorization: " .. authorization,
+    "Content-Type: " .. CONTENT_TYPE,
+    "Host: " .. self.host,
+    "X-TC-Action: " .. action,
+    "X-TC-Timestamp: " .. format("%d", timestamp),
+    "X-TC-Version: " .. API_VERSION,
+    "X-TC-RequestClient: " .. REQUEST_CLIENT,
+    "Expect:",
+  }
+  if self.region then headers[#headers + 1] = "X-TC-Region: " .. self.region end
+  if token then headers[#headers + 1] = "X-TC-Token: " .. token end
+  if self.language then
+    headers[#headers + 1] = "X-TC-Language: " .. self.language
+  end
+  if self.dry_run then
+    return setmetatable({ method = "POST", url = self.url,
+      headers = headers, body = body }, DryRun)
+  end
+
+  local status, answer, date, sent = self.transport:send {
+    url = self.url, headers = headers, body = body,
+    idempotent = not mutates,
+  }
+  if not status then
+    return nil, errors.new { code = answer, message = date, sent = sent,
+      action = action }
+  end
+  local response, code, message, request_id = core.decode(status, answer)
+  if response then return response end
+  if code == "InvalidResponse" and self.transport.forget_connection then
+    self.transport:forget_connection()
+  end
+  return nil, errors.new { code = code, message = message,
+    request_id = request_id, http_status = status, action = action }, date
+end
+
+
+local MONTHS = { Jan = 1, Feb = 2, Mar = 3, Apr = 4, May = 5, Jun = 6,
+  Jul = 7, Aug = 8, Sep = 9, Oct = 10, Nov = 11, Dec = 12 }
+
+-- Seconds since the epoch of an HTTP date ("Sun, 06 Nov 1994 08:49:37
+-- GMT"); by arithmetic, as os.time reads the local time zone.
+local function http_date(text)
+  local d, mon, y, h, mi, s = match(text or "",
+    "^%a+, (%d%d) (%a%a%a) (%d%d%d%d) (%d%d):(%d%d):(%d%d) GMT$")
+  local m = MONTHS[mon]
+  if not m then return nil end
+  y, m, d = y + 0, m, d + 0
+  if m <= 2 then y = y - 1 end
+  local era = floor(y / 400)
+  local yoe = y - era * 400
+  local doy = floor((153 * ((m + 9) % 12) + 2) / 5) + d - 1
+  local doe = yoe * 365 + floor(yoe / 4) - floor(yoe / 100) + doy
+  local days = era * 146097 + doe - 719468
+  return days * 86400 + h * 3600 + mi * 60 + s
+end
+Client.http_date = http_date
+
+
+-- After AuthFailure.SignatureExpire: the offset to the service's clock.
+local function clock_offset_from(self, date)
+  local server = http_date(date)
+  if not server then return nil end
+  local offset = server - self.clock()
+  if abs(offset) > self.max_clock_offset then return nil end
+  return offset
+end
+
+
+-- Recovery after a create that may have happened: look for the flow.
+local recover = {}
+
+function recover.CreateDataFlow(self, params)
+  local target = params.TargetPath
+  if target:sub(-1) ~= "/" then target = target .. "/" end
+  for flow, err in self:data_flows { FileSystemId = params.FileSystemId } do
+    if not flow then return nil, err end
+    if flow.SourceStorageAddress == params.SourceStorageAddress
+        and flow.SourcePath == params.SourcePath
+        and (flow.TargetPath == target or flow.TargetPath == params.TargetPath)
+        and flow.DataFlowName == params.DataFlowName then
+      return { DataFlowId = flow.DataFlowId, RequestId = flow.RequestId,
+        Recovered = true }
+    end
+  end
+  return false
+end
+
+
+--- Calls `action` with `params`: the Response table, or nil, err.
+function Client:call(action, params)
+  if type(action) ~= "string" then
+    error("cfs: action must be a string, got " .. type(action), 2)
+  end
+  if params == nil then params = {} end
+  if type(params) ~= "table" then
+    error("cfs: " .. action .. ": params must be a table, got "
+      .. type(params), 2)
+  end
+  local body, err = self:encode(action, params)
+  if not body then return nil, err end
+  return self:send(action, body, params)
+end
+
+
+local function settle(err, attempts, mutates)
+  err.attempts = attempts
+  err.retryable = errors.retryable(err.code, mutates)
+  return nil, err
+end
+
+
+--- Sends an encoded body, with pacing and the retry policy.
+function Client:send(action, body, params)
+  local info = api.actions[action]
+  local mutates = info.mutates
+  local policy = self.retry
+  local clock_fixed = false
+  local attempts = 0
+  while true do
+    attempts = attempts + 1
+    local wait = self.pacer:take(action, self.rates[action] or info.rate)
+    if wait > 0 then self.sleep(wait) end
+    local response, err, date = attempt(self, action, body, mutates)
+    if response then
+      if attempts > 1 then
+        log(self, "debug", format("cfs: %s succeeded after %d attempts",
+          action, attempts))
+      end
+      return response
+    end
+    log(self, "debug", format("cfs: %s attempt %d failed: %s", action,
+      attempts, tostring(err.code)))
+    local code = err.code
+    if code == "AuthFailure.SignatureExpire" and not clock_fixed then
+      clock_fixed = true
+      local offset = clock_offset_from(self, date)
+      if not offset then return settle(err, attempts, mutates) end
+      self.clock_offset = offset
+    elseif mutates and errors.maybe_acted(code) then
+      local found = false
+      if recover[action] and params then
+        found = recover[action](self, params)
+      end
+      if found then return found end
+      -- Only a dropped connection proves the service has finished; after
+      -- a timeout the create may still be under way.
+      if found == nil or code == "Timeout" or recover[action] == nil
+          or attempts >= policy.max_attempts then
+        err.outcome = "unknown"
+        err.message = err.message .. "; the " .. action
+          .. " may or may not have been carried out"
+        return settle(err, attempts, mutates)
+      end
+      self.sleep(retry.delay(policy, attempts, self.random))
+    elseif errors.retryable(code, mutates)
+        and attempts < policy.max_attempts then
+      self.sleep(retry.delay(policy, attempts, self.random))
+    else
+      return settle(err, attempts, mutates)
+    end
+  end
+end
+
+
+--- Every data flow that matches `filter` (FileSystemId, DataFlowId),
+-- fetched a page of 100 at a time: `for flow, err in client:data_flows()`.
+-- On failure the loop gets nil, err once and stops.
+function Client:data_flows(filter)
+  filter = filter or {}
+  local page, index, offset, total, done = nil, 0, 0, nil, false
+  return function()
+    if done then return nil end
+    index = index + 1
+    if not page or index > #page then
+      if total and offset >= total then done = true return nil end
+      local params = { Limit = 100, Offset = offset }
+      for k, v in pairs(filter) do params[k] = v end
+      local res, err = self:call("DescribeDataFlow", params)
+      if not res then done = true return nil, err end
+      page, index, total = res.DataFlows or {}, 1, res.TotalCount or 0
+      offset = offset + #page
+      if #page == 0 then done = true return nil end
+    end
+    return page[index]
+  end
+end
+
+
+function Client:close()
+  if self.transport.close then self.transport:close() end
+end
+Client.__close = Client.close
+Client.__gc = nil
+
+
+Client.VERSION = VERSION
+Client.REQUEST_CLIENT = REQUEST_CLIENT
+
+return Client

@@ -1,0 +1,45 @@
+--- Pacing: a token bucket per action, so that the library never provokes
+-- `RequestLimitExceeded` by itself.
+--
+-- A pacer is any table with `take(self, action, rate)` returning how many
+-- seconds the caller must wait before sending (0 when it may send now);
+-- taking reserves the slot, so callers that wait the time given never
+-- exceed `rate` calls a second. Replace it to share one budget between
+-- processes (see cfs.pace.shared for nginx's lua_shared_dict).
+
+local max, min = math.max, math.min
+
+local pace = {}
+
+local Bucket = {}
+Bucket.__index = Bucket
+
+--- A bucket for one client. `opts.clock` (seconds, monotonic) and
+-- `opts.burst` (calls allowed at once, default 1: evenly spaced calls).
+function pace.new(opts)
+  opts = opts or {}
+  return setmetatable({
+    clock = opts.clock or require("cfs.core").monotonic,
+    burst = opts.burst or 1,
+    actions = {},
+  }, Bucket)
+end
+
+function Bucket:take(action, rate)
+  if not rate or rate <= 0 then return 0 end
+  local now = self.clock()
+  local state = self.actions[action]
+  if not state then
+    state = { tokens = self.burst, last = now }
+    self.actions[action] = state
+  end
+  state.tokens = min(self.burst, state.tokens + (now - state.last) * rate)
+  state.last = now
+  state.tokens = state.tokens - 1
+  return max(0, -state.tokens / rate)
+end
+
+--- A pacer that never waits.
+pace.none = { take = function() return 0 end }
+
+return pace
