@@ -31,7 +31,7 @@ cfs_buffer *cfs_buffer_push(lua_State *L)
 int cfs_buffer_add(cfs_buffer *b, const void *data, size_t len)
 {
 	if (len > b->cap - b->len) {
-		size_t cap = b->cap ? b->cap : 256;
+		size_t cap = b->cap ? b->cap : 1024;
 		char *grown;
 
 		while (cap - b->len < len) {
@@ -45,9 +45,20 @@ int cfs_buffer_add(cfs_buffer *b, const void *data, size_t len)
 		b->data = grown;
 		b->cap = cap;
 	}
-	if (len > 0)
+	if (len > 0 && data != NULL)
 		memcpy(b->data + b->len, data, len);
 	b->len += len;
+	return 0;
+}
+
+
+int cfs_buffer_reserve(cfs_buffer *b, size_t len)
+{
+	size_t saved = b->len;
+
+	if (cfs_buffer_add(b, NULL, len) != 0)
+		return -1;
+	b->len = saved;
 	return 0;
 }
 

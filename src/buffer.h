@@ -23,6 +23,9 @@ cfs_buffer *cfs_buffer_push(lua_State *L);
 int cfs_buffer_add(cfs_buffer *b, const void *data, size_t len);
 int cfs_buffer_addc(cfs_buffer *b, char c);
 
+/* Makes room for len more bytes without adding any. */
+int cfs_buffer_reserve(cfs_buffer *b, size_t len);
+
 /* Frees the memory now rather than at collection; safe twice. */
 void cfs_buffer_release(cfs_buffer *b);
 

@@ -22,12 +22,20 @@
 #define MAX_DEPTH 16
 #define PATH_SIZE 512
 
+/* One step of the path to the value being encoded: a field or an index.
+ * Kept as pointers and numbers, and written out only for an error. */
+typedef struct step {
+	const char *name;	/* NULL for an array index */
+	size_t index;
+} step;
+
 typedef struct encoder {
 	lua_State *L;
 	cfs_buffer *out;
 	int depth;
-	char path[PATH_SIZE];
-	size_t path_len;
+	step path[2 * MAX_DEPTH + 2];
+	int path_len;
+	char path_text[PATH_SIZE];
 	const char *code;
 	char message[PATH_SIZE + 160];
 } encoder;
@@ -36,43 +44,79 @@ static int encode_fields(encoder *e, int value, int fields);
 static int encode_value(encoder *e, int value, int kind, int array);
 
 
+/* The length of the well-formed UTF-8 sequence at s (left bytes there),
+ * or 0: no overlong forms, no surrogates, nothing past U+10FFFF. */
+static size_t utf8_sequence(const unsigned char *s, size_t left)
+{
+	unsigned c = s[0], need, min, cp, k;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xC2 && c <= 0xDF)
+		need = 1, min = 0x80, cp = c & 0x1F;
+	else if (c >= 0xE0 && c <= 0xEF)
+		need = 2, min = 0x800, cp = c & 0x0F;
+	else if (c >= 0xF0 && c <= 0xF4)
+		need = 3, min = 0x10000, cp = c & 0x07;
+	else
+		return 0;
+	if (left <= need)
+		return 0;
+	for (k = 1; k <= need; k++) {
+		if ((s[k] & 0xC0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[k] & 0x3F);
+	}
+	if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+		return 0;
+	return need + 1;
+}
+
+
 int cfs_utf8_valid(const char *str, size_t len, size_t *bad)
 {
 	const unsigned char *s = (const unsigned char *)str;
-	size_t i = 0;
+	size_t i = 0, n;
 
 	while (i < len) {
-		unsigned c = s[i], need, min, cp;
-
-		if (c < 0x80) {
+		if (s[i] < 0x80) {
 			i++;
 			continue;
 		}
-		if (c >= 0xC2 && c <= 0xDF)
-			need = 1, min = 0x80, cp = c & 0x1F;
-		else if (c >= 0xE0 && c <= 0xEF)
-			need = 2, min = 0x800, cp = c & 0x0F;
-		else if (c >= 0xF0 && c <= 0xF4)
-			need = 3, min = 0x10000, cp = c & 0x07;
-		else
-			goto invalid;
-		if (len - i <= need)
-			goto invalid;
-		for (unsigned k = 1; k <= need; k++) {
-			if ((s[i + k] & 0xC0) != 0x80)
-				goto invalid;
-			cp = (cp << 6) | (s[i + k] & 0x3F);
+		n = utf8_sequence(s + i, len - i);
+		if (n == 0) {
+			if (bad != NULL)
+				*bad = i;
+			return 0;
 		}
-		if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-			goto invalid;
-		i += need + 1;
+		i += n;
 	}
 	return 1;
+}
 
-invalid:
-	if (bad != NULL)
-		*bad = i;
-	return 0;
+
+/* Writes the path ("Filters[2].Values") into e->path_text. */
+static void path_render(encoder *e)
+{
+	size_t len = 0;
+	int i, n;
+
+	e->path_text[0] = '\0';
+	for (i = 0; i < e->path_len && len < PATH_SIZE - 1; i++) {
+		const step *st = &e->path[i];
+
+		if (st->name != NULL)
+			n = snprintf(e->path_text + len, PATH_SIZE - len, "%s%s",
+				     len ? "." : "", st->name);
+		else
+			n = snprintf(e->path_text + len, PATH_SIZE - len,
+				     "[%zu]", st->index);
+		if (n < 0)
+			break;
+		len += (size_t)n;
+	}
+	if (len >= PATH_SIZE)
+		e->path_text[PATH_SIZE - 1] = '\0';
 }
 
 
@@ -81,7 +125,8 @@ static int fail(encoder *e, const char *code, const char *fmt,
 		const char *detail)
 {
 	e->code = code;
-	snprintf(e->message, sizeof(e->message), fmt, e->path, detail);
+	path_render(e);
+	snprintf(e->message, sizeof(e->message), fmt, e->path_text, detail);
 	return -1;
 }
 
@@ -92,57 +137,59 @@ static int out_of_memory(encoder *e)
 }
 
 
-static size_t path_push_field(encoder *e, const char *name)
+/* Depth is bounded by MAX_DEPTH before any push, so path never overflows. */
+static int path_push_field(encoder *e, const char *name)
 {
-	size_t saved = e->path_len;
-	int n = snprintf(e->path + saved, PATH_SIZE - saved, "%s%s",
-			 saved ? "." : "", name);
-
-	e->path_len = n < 0 || (size_t)n >= PATH_SIZE - saved
-			      ? PATH_SIZE - 1 : saved + (size_t)n;
-	return saved;
+	e->path[e->path_len].name = name;
+	e->path[e->path_len].index = 0;
+	return e->path_len++;
 }
 
 
-static size_t path_push_index(encoder *e, size_t index)
+static int path_push_index(encoder *e, size_t index)
 {
-	size_t saved = e->path_len;
-	int n = snprintf(e->path + saved, PATH_SIZE - saved, "[%zu]", index);
-
-	e->path_len = n < 0 || (size_t)n >= PATH_SIZE - saved
-			      ? PATH_SIZE - 1 : saved + (size_t)n;
-	return saved;
+	e->path[e->path_len].name = NULL;
+	e->path[e->path_len].index = index;
+	return e->path_len++;
 }
 
 
-static void path_pop(encoder *e, size_t saved)
+static void path_pop(encoder *e, int saved)
 {
 	e->path_len = saved;
-	e->path[saved] = '\0';
 }
 
 
+/* Escapes as JSON.stringify does; checks UTF-8 only past ASCII. */
 static int put_string(encoder *e, const char *s, size_t len)
 {
 	static const char hex[] = "0123456789abcdef";
-	size_t bad, i, run = 0;
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i, run = 0;
 
-	if (!cfs_utf8_valid(s, len, &bad)) {
-		char where[48];
-
-		snprintf(where, sizeof(where), "not valid UTF-8 (byte %zu)",
-			 bad + 1);
-		return fail(e, "InvalidParameterValue", "%s: %s", where);
-	}
 	if (cfs_buffer_addc(e->out, '"') != 0)
 		return out_of_memory(e);
 	for (i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
+		unsigned char c = u[i];
 		char esc[6] = { '\\', 0, '0', '0', 0, 0 };
 		size_t esc_len = 2;
 
-		if (c >= 0x20 && c != '"' && c != '\\')
+		if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80)
 			continue;
+		if (c >= 0x80) {
+			size_t n = utf8_sequence(u + i, len - i);
+
+			if (n == 0) {
+				char where[48];
+
+				snprintf(where, sizeof(where),
+					 "not valid UTF-8 (byte %zu)", i + 1);
+				return fail(e, "InvalidParameterValue",
+					    "%s: %s", where);
+			}
+			i += n - 1;
+			continue;
+		}
 		switch (c) {
 		case '"': esc[1] = '"'; break;
 		case '\\': esc[1] = '\\'; break;
@@ -297,7 +344,7 @@ static int encode_array(encoder *e, int value, int kind)
 	if (cfs_buffer_addc(e->out, '[') != 0)
 		return out_of_memory(e);
 	for (i = 1; i <= len; i++) {
-		size_t saved = path_push_index(e, i);
+		int saved = path_push_index(e, i);
 		int rc;
 
 		lua_rawgeti(L, value, (lua_Integer)i);
@@ -385,8 +432,7 @@ static int encode_fields(encoder *e, int value, int fields)
 	if (cfs_buffer_addc(e->out, '{') != 0)
 		return out_of_memory(e);
 	for (i = 1; i <= n; i++) {
-		int entry, name, rc = 0;
-		size_t saved;
+		int entry, name, rc = 0, saved;
 
 		lua_rawgeti(L, fields, (lua_Integer)i);
 		entry = lua_gettop(L);
@@ -436,12 +482,14 @@ int cfs_l_encode(lua_State *L)
 	memset(&e, 0, sizeof(e));
 	e.L = L;
 	e.out = cfs_buffer_push(L);
+	if (cfs_buffer_reserve(e.out, 1024) != 0)
+		return luaL_error(L, "cfs.core: out of memory");
 
 	rc = encode_fields(&e, 1, 2);
 	if (rc != 0) {
 		lua_pushnil(L);
 		lua_pushstring(L, e.code ? e.code : "InvalidParameter");
-		lua_pushlstring(L, e.path, e.path_len);
+		lua_pushstring(L, e.path_text);
 		lua_pushstring(L, e.message);
 		cfs_buffer_release(e.out);
 		return 4;
