@@ -35,10 +35,10 @@ env:
 	@echo 'export LUA_CPATH="$(CURDIR)/$(BUILD)/5.4/?.so;;"'
 
 test: all
-	./scripts/test
+	sh scripts/test.sh
 
 demo: all
-	./scripts/demo
+	sh scripts/demo.sh
 
 clean:
 	rm -rf $(BUILD)

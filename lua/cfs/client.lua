@@ -296,8 +296,10 @@ function DryRun:__tostring()
 end
 
 
--- One signed request and its answer: response | nil, err, date.
-local function attempt(self, action, body, mutates)
+--- The signed request for one attempt: { url, headers, body, idempotent },
+-- or nil, err when no usable credentials are at hand. A fresh timestamp
+-- and signature each time; the same body.
+function Client:build_request(action, body, mutates)
   local ok, id, key, token = self.credentials:get()
   if not ok then return nil, id end
   if not plain_text(id) or (token and not plain_text(token)) then
@@ -322,15 +324,13 @@ local function attempt(self, action, body, mutates)
   if self.language then
     headers[#headers + 1] = "X-TC-Language: " .. self.language
   end
-  if self.dry_run then
-    return setmetatable({ method = "POST", url = self.url,
-      headers = headers, body = body }, DryRun)
-  end
+  return { url = self.url, headers = headers, body = body,
+    idempotent = not mutates }
+end
 
-  local status, answer, date, sent = self.transport:send {
-    url = self.url, headers = headers, body = body,
-    idempotent = not mutates,
-  }
+
+--- What a transport returned, read: response | nil, err, date.
+function Client:read_answer(action, status, answer, date, sent)
   if not status then
     return nil, errors.new { code = answer, message = date, sent = sent,
       action = action }
@@ -342,6 +342,18 @@ local function attempt(self, action, body, mutates)
   end
   return nil, errors.new { code = code, message = message,
     request_id = request_id, http_status = status, action = action }, date
+end
+
+
+-- One signed request and its answer: response | nil, err, date.
+local function attempt(self, action, body, mutates)
+  local request, err = self:build_request(action, body, mutates)
+  if not request then return nil, err end
+  if self.dry_run then
+    request.method = "POST"
+    return setmetatable(request, DryRun)
+  end
+  return self:read_answer(action, self.transport:send(request))
 end
 
 
@@ -413,63 +425,95 @@ function Client:call(action, params)
 end
 
 
-local function settle(err, attempts, mutates)
+--- The final form of an error: how many attempts, whether retryable.
+function Client.settle(err, attempts, mutates)
   err.attempts = attempts
   err.retryable = errors.retryable(err.code, mutates)
   return nil, err
+end
+local settle = Client.settle
+
+
+--- What follows a failed attempt: "retry", delay | "recover" | "fail".
+-- `state` is the call's own table, kept across its attempts.
+function Client:next_step(mutates, err, date, attempts, state)
+  local code = err.code
+  if code == "AuthFailure.SignatureExpire" then
+    if state.clock_fixed then return "fail" end
+    state.clock_fixed = true
+    local offset = clock_offset_from(self, date)
+    if not offset then return "fail" end
+    self.clock_offset = offset
+    return "retry", 0
+  end
+  if code == "AuthFailure.TokenFailure" then
+    local refresh = self.credentials.refresh
+    if state.refreshed or not refresh then return "fail" end
+    state.refreshed = true
+    if not refresh(self.credentials) then return "fail" end
+    return "retry", 0
+  end
+  if mutates and errors.maybe_acted(code) then return "recover" end
+  if errors.retryable(code, mutates)
+      and attempts < self.retry.max_attempts then
+    return "retry", retry.delay(self.retry, attempts, self.random)
+  end
+  return "fail"
+end
+
+
+--- After a failure that may have come after the service acted: the
+-- existing result (found), or nil and a delay (safe to send again), or
+-- nil and no delay (outcome unknown; `err` says so).
+function Client:recover(action, params, err, attempts)
+  local finder = recover[action]
+  local found = false
+  if finder and params then found = finder(self, params) end
+  if found then return found end
+  -- Only a dropped connection proves the service has finished; after a
+  -- timeout the call may still be under way.
+  if found == nil or not finder or err.code == "Timeout"
+      or attempts >= self.retry.max_attempts then
+    err.outcome = "unknown"
+    err.message = err.message .. "; the " .. action
+      .. " may or may not have been carried out"
+    return nil
+  end
+  return nil, retry.delay(self.retry, attempts, self.random)
 end
 
 
 --- Sends an encoded body, with pacing and the retry policy.
 function Client:send(action, body, params)
-  local info = api.actions[action]
-  local mutates = info.mutates
-  local policy = self.retry
-  local clock_fixed = false
-  local attempts = 0
+  local mutates = api.actions[action].mutates
+  local state, attempts = {}, 0
   while true do
     attempts = attempts + 1
-    local wait = self.pacer:take(action, self.rates[action] or info.rate)
-    if wait > 0 then self.sleep(wait) end
-    local response, err, date = attempt(self, action, body, mutates)
-    if response then
-      if attempts > 1 then
-        log(self, "debug", format("cfs: %s succeeded after %d attempts",
-          action, attempts))
-      end
-      return response
+    if not self.dry_run then
+      local wait = self.pacer:take(action, self:rate(action))
+      if wait > 0 then self.sleep(wait) end
     end
+    local response, err, date = attempt(self, action, body, mutates)
+    if response then return response end
     log(self, "debug", format("cfs: %s attempt %d failed: %s", action,
       attempts, tostring(err.code)))
-    local code = err.code
-    if code == "AuthFailure.SignatureExpire" and not clock_fixed then
-      clock_fixed = true
-      local offset = clock_offset_from(self, date)
-      if not offset then return settle(err, attempts, mutates) end
-      self.clock_offset = offset
-    elseif mutates and errors.maybe_acted(code) then
-      local found = false
-      if recover[action] and params then
-        found = recover[action](self, params)
-      end
+    local step, delay = self:next_step(mutates, err, date, attempts, state)
+    if step == "recover" then
+      local found
+      found, delay = self:recover(action, params, err, attempts)
       if found then return found end
-      -- Only a dropped connection proves the service has finished; after
-      -- a timeout the create may still be under way.
-      if found == nil or code == "Timeout" or recover[action] == nil
-          or attempts >= policy.max_attempts then
-        err.outcome = "unknown"
-        err.message = err.message .. "; the " .. action
-          .. " may or may not have been carried out"
-        return settle(err, attempts, mutates)
-      end
-      self.sleep(retry.delay(policy, attempts, self.random))
-    elseif errors.retryable(code, mutates)
-        and attempts < policy.max_attempts then
-      self.sleep(retry.delay(policy, attempts, self.random))
-    else
-      return settle(err, attempts, mutates)
+      step = delay and "retry" or "fail"
     end
+    if step == "fail" then return settle(err, attempts, mutates) end
+    if delay > 0 then self.sleep(delay) end
   end
+end
+
+
+--- Calls a second `action` may make: the documented rate unless `rates`
+-- says otherwise.
+function Client:rate(action)
+  return self.rates[action] or api.actions[action].rate
 end
 
 
@@ -494,6 +538,18 @@ function Client:data_flows(filter)
     end
     return page[index]
   end
+end
+
+
+--- Many calls of one action at once: see cfs.batch.
+function Client:batch(action, list, opts)
+  return require("cfs.batch").run(self, action, list, opts)
+end
+
+
+--- Many CreateDataFlow calls at once: see cfs.batch.
+function Client:create_data_flows(list, opts)
+  return require("cfs.batch").run(self, "CreateDataFlow", list, opts)
 end
 
 

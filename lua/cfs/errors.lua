@@ -34,7 +34,8 @@ local Error = {}
 Error.__index = Error
 
 function Error.__tostring(e)
-  local text = "cfs: " .. tostring(e.code) .. ": " .. tostring(e.message)
+  local text = "cfs: " .. (e.action and (e.action .. ": ") or "")
+    .. tostring(e.code) .. ": " .. tostring(e.message)
   if e.request_id then
     text = text .. " (request " .. e.request_id .. ")"
   end
