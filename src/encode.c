@@ -378,6 +378,12 @@ static int encode_value(encoder *e, int value, int kind, int array)
 		lua_pop(L, 1);
 		return rc;
 	}
+	lua_rawgeti(L, value, 1);
+	rc = !lua_isnil(L, -1);
+	lua_pop(L, 1);
+	if (rc)
+		return fail(e, "InvalidParameter", "%s: %s",
+			    "expected an object, got an array");
 	if (++e->depth > MAX_DEPTH)
 		return fail(e, "InvalidParameter", "%s: %s",
 			    "structures nested too deep");
