@@ -29,6 +29,20 @@ $(BUILD)/jit/cfs/core.so: $(SRC) $(HDR)
 	$(CC) $(CFLAGS) $(WARN) -fPIC -shared $(LUAJIT_INC) $(CURL_CFLAGS) \
 		-o $@ $(SRC) $(LIBS)
 
+# What `luarocks make` runs: LUA_INCDIR, LIBFLAG, LUADIR, LIBDIR, BINDIR
+# come from luarocks.
+LIBFLAG ?= -shared
+rock:
+	@mkdir -p $(BUILD)/rock/cfs
+	$(CC) $(CFLAGS) $(WARN) -fPIC $(LIBFLAG) -I$(LUA_INCDIR) \
+		$(CURL_CFLAGS) -o $(BUILD)/rock/cfs/core.so $(SRC) $(LIBS)
+
+install:
+	mkdir -p $(LIBDIR)/cfs $(LUADIR) $(BINDIR)
+	cp $(BUILD)/rock/cfs/core.so $(LIBDIR)/cfs/core.so
+	cp -R lua/cfs $(LUADIR)/
+	for f in bin/*; do cp $$f $(BINDIR)/; done
+
 # Prints the variables that make `lua5.4` use this tree.
 env:
 	@echo 'export LUA_PATH="$(LUA_PATH_TREE)"'
@@ -43,4 +57,4 @@ demo: all
 clean:
 	rm -rf $(BUILD)
 
-.PHONY: all env test demo clean
+.PHONY: all env test demo clean rock install
