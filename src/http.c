@@ -10,6 +10,8 @@
  *
  * http(opts) -> client;  client:request(url, headers, body, idempotent)
  *   -> status, body, date | nil, code, message, sent
+ *   (opts.method "GET" sends GETs and ignores the body: for the instance
+ *   metadata service, which the credential providers read)
  * multi(opts) -> batch;  batch:add(url, headers, body, idempotent) -> slot
  *   batch:perform(wait_ms) -> running;  batch:next_done() -> slot, ...
  */
@@ -34,6 +36,7 @@ typedef struct options {
 	long timeout_ms;
 	long connect_timeout_ms;
 	curl_off_t max_response;
+	int get;		/* GET instead of POST */
 } options;
 
 typedef struct transfer {
@@ -150,6 +153,17 @@ static void options_read(lua_State *L, int t, options *o)
 		luaL_error(L, "cfs.core: option max_response must be in "
 			   "[1024, 1 GiB]");
 	o->max_response = (curl_off_t)max_response;
+	lua_getfield(L, t, "method");
+	if (!lua_isnil(L, -1)) {
+		const char *method = luaL_checkstring(L, -1);
+
+		if (strcmp(method, "GET") == 0)
+			o->get = 1;
+		else if (strcmp(method, "POST") != 0)
+			luaL_error(L, "cfs.core: option method must be "
+				   "\"GET\" or \"POST\"");
+	}
+	lua_pop(L, 1);
 }
 
 
@@ -247,7 +261,10 @@ static transfer *transfer_new(const options *o)
 	curl_easy_setopt(e, CURLOPT_READDATA, t);
 	curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, on_seek);
 	curl_easy_setopt(e, CURLOPT_SEEKDATA, t);
-	curl_easy_setopt(e, CURLOPT_POST, 1L);
+	if (o->get)
+		curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+	else
+		curl_easy_setopt(e, CURLOPT_POST, 1L);
 	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
