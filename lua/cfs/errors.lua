@@ -28,6 +28,7 @@ errors.codes = {
   InvalidOption = "a client option is wrong",
   DeadlineExceeded = "the batch's deadline passed before this call ran",
   CallbackError = "a user callback raised an error",
+  UnsupportedPhase = "called from an nginx phase where cosockets cannot run",
 }
 
 local Error = {}
