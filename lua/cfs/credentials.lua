@@ -3,20 +3,36 @@
 -- A provider is a table with a `get` method returning
 -- `true, secret_id, secret_key, token, expiry` or `nil, err`: a key can
 -- never land where an error is expected. `expiry` is a Unix time or nil.
+-- Providers of temporary keys also have `refresh` (new keys now: true or
+-- false), which the client calls once after AuthFailure.TokenFailure.
+-- No provider's tostring, error or log line holds a secret key or token.
 --
--- Environment variables read by `credentials.env`:
+-- The default chain (the official SDKs' order): environment, profile
+-- file, the CVM instance's CAM role, then TKE OIDC when its variables
+-- are set. Explicit keys given to cfs.new come before all of these.
+--
+-- Environment variables:
 --   TENCENTCLOUD_SECRET_ID, TENCENTCLOUD_SECRET_KEY,
---   TENCENTCLOUD_SESSION_TOKEN (optional).
+--   TENCENTCLOUD_SESSION_TOKEN (optional)        credentials.env
+--   TENCENTCLOUD_CREDENTIALS_FILE                credentials.profile
+--   TKE_REGION, TKE_PROVIDER_ID, TKE_WEB_IDENTITY_TOKEN_FILE,
+--   TKE_ROLE_ARN                                 credentials.tke_oidc
+--   CFS_METADATA_URL    the metadata service's base URL for the default
+--                       chain's CVM role ("off": leave the role out)
+--   CFS_STS_ENDPOINT    the STS endpoint for the default chain's TKE OIDC
 -- The profile file (`credentials.profile`): TENCENTCLOUD_CREDENTIALS_FILE,
 -- else ~/.tencentcloud/credentials, else /etc/tencentcloud/credentials;
 -- an INI file whose section (default `[default]`) holds `secret_id`,
 -- `secret_key` and optionally `token`.
+--
+-- See docs/credentials.md for every provider's options.
 
 local errors = require "cfs.errors"
 
 local getenv, open = os.getenv, io.open
-local match, gsub = string.match, string.gsub
-local type, ipairs, setmetatable = type, ipairs, setmetatable
+local match, gsub, find = string.match, string.gsub, string.find
+local type, ipairs, pairs, tostring, require, setmetatable =
+  type, ipairs, pairs, tostring, require, setmetatable
 
 local credentials = {}
 
@@ -116,25 +132,136 @@ function credentials.profile(opts)
   end)
 end
 
---- The first provider that gives keys.
-function credentials.chain(providers)
-  return provider("chain", function()
-    local reasons = {}
-    for _, p in ipairs(providers) do
-      local ok, id, key, token, expiry = p:get()
-      if ok then return true, id, key, token, expiry end
-      reasons[#reasons + 1] = p.name .. ": " .. (id and id.message or "?")
-    end
-    return no_credentials("no credentials: " .. table.concat(reasons, "; "))
+-- A provider from a user's function returning true, id, key, token,
+-- expiry; its answers are checked, so a key never lands in `err`.
+local function from_function(fn, name)
+  local refresh = require "cfs.credentials.refresh"
+  name = name or "function"
+  return provider(name, function()
+    local keys, err = refresh.check(name, fn())
+    if not keys then return nil, err end
+    return true, keys[1], keys[2], keys[3], keys[4]
   end)
 end
 
---- What a client uses without explicit keys: environment, then profile.
+
+local function as_provider(p, who)
+  if type(p) == "function" then return from_function(p) end
+  if type(p) ~= "table" or type(p.get) ~= "function" then
+    error(who .. ": a provider is a table with get() or a function", 3)
+  end
+  return p
+end
+
+
+--- Keys from `fetch()` (returning true, id, key, token, expiry), kept
+-- and refreshed `opts.margin` seconds (default 300) before they expire;
+-- see cfs.credentials.refresh for the options.
+function credentials.refreshing(fetch, opts)
+  opts = opts or {}
+  return require("cfs.credentials.refresh").new(opts.name or "refreshing",
+    fetch, opts)
+end
+
+
+--- The CVM instance's CAM role; see cfs.credentials.cvm.
+function credentials.cvm_role(opts)
+  return require("cfs.credentials.cvm").new(opts)
+end
+
+
+--- STS AssumeRole; see cfs.credentials.sts.
+function credentials.assume_role(opts)
+  return require("cfs.credentials.sts").assume_role(opts)
+end
+
+
+--- STS AssumeRoleWithWebIdentity; see cfs.credentials.sts.
+function credentials.web_identity(opts)
+  return require("cfs.credentials.sts").web_identity(opts)
+end
+
+
+--- TKE OIDC: web_identity from the TKE_* variables, read at the first
+-- get. Until they are all set, get answers nil, err.
+function credentials.tke_oidc(opts)
+  local inner
+  local p = provider("tke_oidc", function()
+    if not inner then
+      local made, err = require("cfs.credentials.sts")
+        .tke_oidc_from_env(opts)
+      if not made then return nil, err end
+      inner = made
+    end
+    return inner:get()
+  end)
+  p.refresh = function()
+    return inner ~= nil and inner:refresh()
+  end
+  return p
+end
+
+
+--- The first provider that gives keys. `refresh` goes to the provider
+-- that gave the last keys.
+function credentials.chain(providers)
+  local list = {}
+  for i, p in ipairs(providers) do
+    list[i] = as_provider(p, "credentials.chain")
+  end
+  local last
+  local p = provider("chain", function()
+    local reasons = {}
+    for _, each in ipairs(list) do
+      local ok, id, key, token, expiry = each:get()
+      if ok then
+        last = each
+        return true, id, key, token, expiry
+      end
+      local reason = tostring(type(id) == "table" and id.message or "?")
+      if not find(reason, "^cfs%.credentials%(") then
+        reason = tostring(each.name) .. ": " .. reason
+      end
+      reasons[#reasons + 1] = reason
+    end
+    return no_credentials("no credentials: " .. table.concat(reasons, "; "))
+  end)
+  p.refresh = function()
+    return last ~= nil and last.refresh ~= nil and last:refresh() == true
+  end
+  return p
+end
+
+
+local function default_metadata_url(opts)
+  if opts.metadata_url then return opts.metadata_url end
+  local url = getenv "CFS_METADATA_URL"
+  if url and url ~= "" then return url end
+  return nil
+end
+
+
+--- What a client uses without explicit keys: environment, profile file,
+-- CVM role, TKE OIDC. opts: `file` and `profile` (the profile file),
+-- `metadata_url`, `endpoint` (STS, for TKE OIDC), and `http`, `clock`,
+-- `margin`, `logger` for the role providers.
 function credentials.default(opts)
-  return credentials.chain {
-    credentials.env(),
-    credentials.profile(opts),
-  }
+  opts = opts or {}
+  local list = { credentials.env(), credentials.profile(opts) }
+  local metadata_url = default_metadata_url(opts)
+  local role_opts = { http = opts.http, clock = opts.clock,
+    margin = opts.margin, logger = opts.logger, timeout = opts.timeout }
+  if metadata_url ~= "off" then
+    local cvm_opts = { metadata_url = metadata_url }
+    for k, v in pairs(role_opts) do cvm_opts[k] = v end
+    list[#list + 1] = credentials.cvm_role(cvm_opts)
+  end
+  local sts_endpoint = opts.endpoint or getenv "CFS_STS_ENDPOINT"
+  if sts_endpoint == "" then sts_endpoint = nil end
+  local tke_opts = { endpoint = sts_endpoint }
+  for k, v in pairs(role_opts) do tke_opts[k] = v end
+  list[#list + 1] = credentials.tke_oidc(tke_opts)
+  return credentials.chain(list)
 end
 
 return credentials
