@@ -28,6 +28,21 @@ void *cfs_compat_testudata(lua_State *L, int ud, const char *tname);
 
 #endif /* LUA_VERSION_NUM == 501 */
 
+/* One user value per userdata: 5.4 counts them, 5.3 has one, 5.1 an env. */
+#if LUA_VERSION_NUM >= 504
+#define cfs_newuserdata(L, size) lua_newuserdatauv((L), (size), 1)
+#define cfs_getuservalue(L, i) lua_getiuservalue((L), (i), 1)
+#define cfs_setuservalue(L, i) lua_setiuservalue((L), (i), 1)
+#elif LUA_VERSION_NUM == 503
+#define cfs_newuserdata(L, size) lua_newuserdata((L), (size))
+#define cfs_getuservalue(L, i) lua_getuservalue((L), (i))
+#define cfs_setuservalue(L, i) lua_setuservalue((L), (i))
+#else
+#define cfs_newuserdata(L, size) lua_newuserdata((L), (size))
+#define cfs_getuservalue(L, i) lua_getfenv((L), (i))
+#define cfs_setuservalue(L, i) lua_setfenv((L), (i))
+#endif
+
 /* An integer argument: Lua 5.3+ keeps integers exact, 5.1 has doubles. */
 #if LUA_VERSION_NUM >= 503
 #define cfs_isinteger(L, i) lua_isinteger((L), (i))

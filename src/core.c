@@ -288,7 +288,6 @@ static void push_private_decoder(lua_State *L)
 }
 
 static const luaL_Reg functions[] = {
-	{ "encode", cfs_l_encode },
 	{ "signer", cfs_l_signer_new },
 	{ "http", cfs_l_http_new },
 	{ "multi", cfs_l_multi_new },
@@ -311,6 +310,15 @@ int luaopen_cfs_core(lua_State *L)
 	push_private_decoder(L);
 	lua_pushcclosure(L, cfs_l_decode, 1);
 	lua_setfield(L, -2, "decode");
+
+	/* The encoder's plans, one per description table, weakly held. */
+	lua_newtable(L);
+	lua_createtable(L, 0, 1);
+	lua_pushliteral(L, "k");
+	lua_setfield(L, -2, "__mode");
+	lua_setmetatable(L, -2);
+	lua_pushcclosure(L, cfs_l_encode, 1);
+	lua_setfield(L, -2, "encode");
 	lua_pushliteral(L, CFS_VERSION);
 	lua_setfield(L, -2, "_VERSION");
 	lua_pushliteral(L, "SDK_LUA_CFS_" CFS_VERSION);

@@ -40,8 +40,6 @@ typedef struct encoder {
 	char message[PATH_SIZE + 160];
 } encoder;
 
-static int encode_fields(encoder *e, int value, int fields);
-static int encode_value(encoder *e, int value, int kind, int array);
 
 
 /* The length of the well-formed UTF-8 sequence at s (left bytes there),
@@ -284,37 +282,6 @@ static int put_float(encoder *e, int value)
 }
 
 
-static int put_scalar(encoder *e, int value, const char *kind)
-{
-	lua_State *L = e->L;
-
-	switch (kind[0]) {
-	case 's':
-		if (lua_type(L, value) != LUA_TSTRING)
-			return type_error(e, value, "a string");
-		{
-			size_t len;
-			const char *s = lua_tolstring(L, value, &len);
-
-			return put_string(e, s, len);
-		}
-	case 'i':
-		return put_integer(e, value, 0);
-	case 'u':
-		return put_integer(e, value, 1);
-	case 'f':
-		return put_float(e, value);
-	case 'b':
-		if (lua_type(L, value) != LUA_TBOOLEAN)
-			return type_error(e, value, "a boolean");
-		if (lua_toboolean(L, value))
-			return CFS_BUFFER_ADDS(e->out, "true") ? -1 : 0;
-		return CFS_BUFFER_ADDS(e->out, "false") ? -1 : 0;
-	}
-	return fail(e, "InvalidDescription", "%s: %s", "unknown field kind");
-}
-
-
 /* The number of keys of the table at `t`, whatever their type. */
 static size_t count_keys(lua_State *L, int t)
 {
@@ -329,7 +296,190 @@ static size_t count_keys(lua_State *L, int t)
 }
 
 
-static int encode_array(encoder *e, int value, int kind)
+/* ---- plans: a description compiled once ------------------------------ */
+
+/*
+ * Reading a Lua description field by field costs several API calls per
+ * field on every request; a plan holds the same facts in C, compiled on
+ * first use and cached per description table (weak keys, upvalue 1 of
+ * encode). Its user value is a table: [i] = field i's name (the string to
+ * look params up with), [n + i] = field i's structure plan, if any.
+ * Descriptions are treated as immutable once used.
+ */
+enum kind { K_STRING, K_INT, K_UINT, K_FLOAT, K_BOOL, K_STRUCT };
+
+typedef struct field {
+	int kind;
+	int array;
+	int required;
+	const char *name;	/* kept alive by the plan's user value */
+	const char *json_key;	/* "Name": inside the plan's own block */
+	size_t json_key_len;
+} field;
+
+typedef struct plan {
+	size_t n;
+	field *fields;
+	char *keys;
+} plan;
+
+static const char *const KIND_NAMES[] = {
+	"string", "int", "uint", "float", "boolean", NULL
+};
+
+static int compile_plan(lua_State *L, int fields, int cache, int depth);
+
+
+/* Field kind of the entry at the top of the stack; may compile a plan. */
+static int compile_kind(lua_State *L, int cache, int depth)
+{
+	int k;
+
+	if (lua_type(L, -1) == LUA_TTABLE) {
+		compile_plan(L, lua_gettop(L), cache, depth + 1);
+		return K_STRUCT;
+	}
+	k = luaL_checkoption(L, -1, NULL, KIND_NAMES);
+	lua_pushboolean(L, 0);
+	return k;
+}
+
+
+/* Pushes the plan for the description list at `fields`. */
+static int compile_plan(lua_State *L, int fields, int cache, int depth)
+{
+	size_t i, n, key_bytes = 0, used = 0;
+	plan *p;
+	int uv;
+
+	lua_pushvalue(L, fields);
+	lua_rawget(L, cache);
+	if (!lua_isnil(L, -1))
+		return 1;
+	lua_pop(L, 1);
+	if (depth > MAX_DEPTH)
+		return luaL_error(L, "cfs.core: description nested too deep");
+	luaL_checkstack(L, 10, "cfs.core: description");
+
+	n = lua_rawlen(L, fields);
+	for (i = 1; i <= n; i++) {
+		lua_rawgeti(L, fields, (lua_Integer)i);
+		if (lua_type(L, -1) != LUA_TTABLE)
+			return luaL_error(L, "cfs.core: field entry %d of the "
+					  "description is not a table", (int)i);
+		lua_rawgeti(L, -1, 1);
+		if (lua_type(L, -1) != LUA_TSTRING)
+			return luaL_error(L, "cfs.core: field entry %d has no "
+					  "name", (int)i);
+		key_bytes += lua_rawlen(L, -1) + 3;
+		lua_pop(L, 2);
+	}
+
+	p = cfs_newuserdata(L, sizeof(plan) + n * sizeof(field) + key_bytes);
+	/* n stays 0 until every field is filled: should compiling raise, the
+	 * cached plan is an empty one, never a half-made one. */
+	p->n = 0;
+	p->fields = (field *)(void *)(p + 1);
+	p->keys = (char *)(p->fields + n);
+	lua_createtable(L, (int)(2 * n), 0);
+	uv = lua_gettop(L);
+
+	/* Cached before its fields, so a structure that holds itself ends. */
+	lua_pushvalue(L, fields);
+	lua_pushvalue(L, uv - 1);
+	lua_rawset(L, cache);
+
+	for (i = 1; i <= n; i++) {
+		field *f = &p->fields[i - 1];
+		size_t len;
+		const char *name;
+
+		lua_rawgeti(L, fields, (lua_Integer)i);
+		lua_rawgeti(L, -1, 1);
+		name = lua_tolstring(L, -1, &len);
+		lua_rawseti(L, uv, (lua_Integer)i);
+		lua_rawgeti(L, -1, 2);
+		f->kind = compile_kind(L, cache, depth);
+		lua_rawseti(L, uv, (lua_Integer)(n + i));
+		lua_pop(L, 1);
+		lua_getfield(L, -1, "array");
+		f->array = lua_toboolean(L, -1);
+		lua_getfield(L, -2, "required");
+		f->required = lua_toboolean(L, -1);
+		lua_pop(L, 3);
+
+		f->name = name;
+		f->json_key = p->keys + used;
+		f->json_key_len = len + 3;
+		p->keys[used] = '"';
+		memcpy(p->keys + used + 1, name, len);
+		p->keys[used + len + 1] = '"';
+		p->keys[used + len + 2] = ':';
+		used += len + 3;
+	}
+	cfs_setuservalue(L, -2);
+	p->n = n;
+	return 1;
+}
+
+
+/* ---- encoding with a plan ---------------------------------------------- */
+
+static int encode_object(encoder *e, int value, int plan_index);
+
+
+/* One value of field f (an array element, or the field's own value). */
+static int encode_item(encoder *e, int value, const field *f, int uv,
+		       size_t sub)
+{
+	lua_State *L = e->L;
+	int rc;
+
+	switch (f->kind) {
+	case K_STRING:
+		if (lua_type(L, value) != LUA_TSTRING)
+			return type_error(e, value, "a string");
+		{
+			size_t len;
+			const char *s = lua_tolstring(L, value, &len);
+
+			return put_string(e, s, len);
+		}
+	case K_INT:
+		return put_integer(e, value, 0);
+	case K_UINT:
+		return put_integer(e, value, 1);
+	case K_FLOAT:
+		return put_float(e, value);
+	case K_BOOL:
+		if (lua_type(L, value) != LUA_TBOOLEAN)
+			return type_error(e, value, "a boolean");
+		if (lua_toboolean(L, value))
+			return CFS_BUFFER_ADDS(e->out, "true") ? -1 : 0;
+		return CFS_BUFFER_ADDS(e->out, "false") ? -1 : 0;
+	}
+
+	if (lua_type(L, value) != LUA_TTABLE)
+		return type_error(e, value, "an object");
+	lua_rawgeti(L, value, 1);
+	rc = !lua_isnil(L, -1);
+	lua_pop(L, 1);
+	if (rc)
+		return fail(e, "InvalidParameter", "%s: %s",
+			    "expected an object, got an array");
+	if (++e->depth > MAX_DEPTH)
+		return fail(e, "InvalidParameter", "%s: %s",
+			    "structures nested too deep");
+	lua_rawgeti(L, uv, (lua_Integer)sub);
+	rc = encode_object(e, value, lua_gettop(L));
+	lua_pop(L, 1);
+	e->depth--;
+	return rc;
+}
+
+
+static int encode_array(encoder *e, int value, const field *f, int uv,
+			size_t sub)
 {
 	lua_State *L = e->L;
 	size_t i, len;
@@ -350,7 +500,7 @@ static int encode_array(encoder *e, int value, int kind)
 		lua_rawgeti(L, value, (lua_Integer)i);
 		rc = (i > 1 && cfs_buffer_addc(e->out, ',') != 0)
 			     ? out_of_memory(e)
-			     : encode_value(e, lua_gettop(L), kind, 0);
+			     : encode_item(e, lua_gettop(L), f, uv, sub);
 		lua_pop(L, 1);
 		if (rc != 0)
 			return rc;
@@ -360,44 +510,11 @@ static int encode_array(encoder *e, int value, int kind)
 }
 
 
-static int encode_value(encoder *e, int value, int kind, int array)
+/* Finds a key of `value` that the plan does not name, for the error. */
+static int unknown_field(encoder *e, int value, size_t n, int uv)
 {
 	lua_State *L = e->L;
-	int rc;
-
-	if (array)
-		return encode_array(e, value, kind);
-	if (lua_type(L, kind) == LUA_TSTRING)
-		return put_scalar(e, value, lua_tostring(L, kind));
-	if (lua_type(L, kind) != LUA_TTABLE)
-		return fail(e, "InvalidDescription", "%s: %s",
-			    "field kind is neither a name nor a structure");
-	if (lua_type(L, value) != LUA_TTABLE) {
-		lua_getfield(L, kind, "name");
-		rc = type_error(e, value, "an object");
-		lua_pop(L, 1);
-		return rc;
-	}
-	lua_rawgeti(L, value, 1);
-	rc = !lua_isnil(L, -1);
-	lua_pop(L, 1);
-	if (rc)
-		return fail(e, "InvalidParameter", "%s: %s",
-			    "expected an object, got an array");
-	if (++e->depth > MAX_DEPTH)
-		return fail(e, "InvalidParameter", "%s: %s",
-			    "structures nested too deep");
-	rc = encode_fields(e, value, kind);
-	e->depth--;
-	return rc;
-}
-
-
-/* Finds a key of `value` that `fields` does not name, for the error. */
-static int unknown_field(encoder *e, int value, int fields)
-{
-	lua_State *L = e->L;
-	size_t i, n = lua_rawlen(L, fields);
+	size_t i;
 
 	lua_pushnil(L);
 	while (lua_next(L, value) != 0) {
@@ -411,10 +528,9 @@ static int unknown_field(encoder *e, int value, int fields)
 				    "an array or a table with other keys");
 		}
 		for (i = 1; i <= n && !known; i++) {
-			lua_rawgeti(L, fields, (lua_Integer)i);
-			lua_rawgeti(L, -1, 1);
-			known = lua_rawequal(L, -1, -3);
-			lua_pop(L, 2);
+			lua_rawgeti(L, uv, (lua_Integer)i);
+			known = lua_rawequal(L, -1, -2);
+			lua_pop(L, 1);
 		}
 		if (!known) {
 			/* The error's path names the unknown field itself. */
@@ -428,51 +544,50 @@ static int unknown_field(encoder *e, int value, int fields)
 }
 
 
-static int encode_fields(encoder *e, int value, int fields)
+static int encode_object(encoder *e, int value, int plan_index)
 {
 	lua_State *L = e->L;
-	size_t i, n = lua_rawlen(L, fields), present = 0;
-	int first = 1;
+	const plan *p = lua_touserdata(L, plan_index);
+	size_t i, present = 0;
+	int uv, first = 1;
 
 	luaL_checkstack(L, 8, "cfs: encoder stack");
+	cfs_getuservalue(L, plan_index);
+	uv = lua_gettop(L);
 	if (cfs_buffer_addc(e->out, '{') != 0)
 		return out_of_memory(e);
-	for (i = 1; i <= n; i++) {
-		int entry, name, rc = 0, saved;
+	for (i = 0; i < p->n; i++) {
+		const field *f = &p->fields[i];
+		int rc = 0, saved, item;
 
-		lua_rawgeti(L, fields, (lua_Integer)i);
-		entry = lua_gettop(L);
-		lua_rawgeti(L, entry, 1);
-		name = entry + 1;
-		lua_pushvalue(L, name);
+		lua_rawgeti(L, uv, (lua_Integer)(i + 1));
 		lua_rawget(L, value);
-		saved = path_push_field(e, lua_tostring(L, name));
-		if (lua_isnil(L, -1)) {
-			lua_getfield(L, entry, "required");
-			if (lua_toboolean(L, -1))
+		item = lua_gettop(L);
+		saved = path_push_field(e, f->name);
+		if (lua_isnil(L, item)) {
+			if (f->required)
 				rc = fail(e, "MissingParameter", "%s: %s",
 					  "required field is missing");
 		} else {
 			present++;
-			lua_rawgeti(L, entry, 2);
-			lua_getfield(L, entry, "array");
 			if ((!first && cfs_buffer_addc(e->out, ',') != 0) ||
-			    put_string(e, lua_tostring(L, name),
-				       lua_rawlen(L, name)) != 0 ||
-			    cfs_buffer_addc(e->out, ':') != 0)
-				rc = -1;
+			    cfs_buffer_add(e->out, f->json_key,
+					   f->json_key_len) != 0)
+				rc = out_of_memory(e);
+			else if (f->array)
+				rc = encode_array(e, item, f, uv, p->n + i + 1);
 			else
-				rc = encode_value(e, entry + 2, entry + 3,
-						  lua_toboolean(L, -1));
+				rc = encode_item(e, item, f, uv, p->n + i + 1);
 			first = 0;
 		}
-		lua_settop(L, entry - 1);
+		lua_settop(L, item - 1);
 		if (rc != 0)
 			return rc;
 		path_pop(e, saved);
 	}
 	if (count_keys(L, value) != present)
-		return unknown_field(e, value, fields);
+		return unknown_field(e, value, p->n, uv);
+	lua_pop(L, 1);
 	return cfs_buffer_addc(e->out, '}') ? out_of_memory(e) : 0;
 }
 
@@ -491,7 +606,8 @@ int cfs_l_encode(lua_State *L)
 	if (cfs_buffer_reserve(e.out, 1024) != 0)
 		return luaL_error(L, "cfs.core: out of memory");
 
-	rc = encode_fields(&e, 1, 2);
+	compile_plan(L, 2, lua_upvalueindex(1), 0);
+	rc = encode_object(&e, 1, lua_gettop(L));
 	if (rc != 0) {
 		lua_pushnil(L);
 		lua_pushstring(L, e.code ? e.code : "InvalidParameter");
