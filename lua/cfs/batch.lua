@@ -353,7 +353,7 @@ end
 function engines.curl(plan)
   local client = plan.client
   local multi = client.transport:multi()
-  local in_flight, count = {}, 0
+  local in_flight = {}
   while not plan:finished() do
     local now = plan.clock()
     if plan:deadline_passed(now) then
@@ -372,7 +372,7 @@ function engines.curl(plan)
       call, wait = plan:next_start(now)
     end
     wait = min(wait or MAX_WAIT, MAX_WAIT, max(0, plan:time_left(now)))
-    count = 0
+    local count = 0
     for _ in pairs(in_flight) do count = count + 1 end
     if count > 0 then
       -- First what has already finished, then wait for activity.
