@@ -24,6 +24,7 @@ local floor, abs = math.floor, math.abs
 local find, match, format, lower = string.find, string.match, string.format,
   string.lower
 local concat = table.concat
+local unpack = table.unpack or unpack
 local getenv, os_time = os.getenv, os.time
 
 local VERSION = core._VERSION
@@ -141,6 +142,24 @@ local function make_transport(opts, endpoint_url)
 end
 
 
+-- The header lines of an action that do not change between calls.
+local function fixed_headers(self, action)
+  local lines = {
+    "Content-Type: " .. CONTENT_TYPE,
+    "Host: " .. self.host,
+    "X-TC-Action: " .. action,
+    "X-TC-Version: " .. API_VERSION,
+    "X-TC-RequestClient: " .. REQUEST_CLIENT,
+    "Expect:",
+  }
+  if self.region then lines[#lines + 1] = "X-TC-Region: " .. self.region end
+  if self.language then
+    lines[#lines + 1] = "X-TC-Language: " .. self.language
+  end
+  return lines
+end
+
+
 --- Makes a client. Raises on a wrong option: that is a programming mistake.
 function Client.new(opts)
   opts = opts or {}
@@ -178,6 +197,11 @@ function Client.new(opts)
     concurrency = opts.concurrency or 8,
     signer = core.signer(),
   }, Client)
+  self.fixed_headers = setmetatable({}, { __index = function(t, action)
+    local lines = fixed_headers(self, action)
+    t[action] = lines
+    return lines
+  end })
   self.sleep = opts.sleep or (ngx and ngx.sleep) or core.sleep
   if opts.pacer == false then
     self.pacer = pace.none
@@ -222,7 +246,11 @@ end
 
 
 -- The description of an action, or nil, err for a name the API lacks.
+local descriptions = {}
+
 local function describe(action)
+  local description = descriptions[action]
+  if description then return description end
   if not api.actions[action] then
     local names = {}
     for name in pairs(api.actions) do names[#names + 1] = name end
@@ -233,7 +261,9 @@ local function describe(action)
         .. (close and ("; did you mean '" .. close .. "'?") or ""),
     }
   end
-  return require("cfs.api.actions." .. action)
+  description = require("cfs.api.actions." .. action)
+  descriptions[action] = description
+  return description
 end
 
 
@@ -302,28 +332,22 @@ end
 function Client:build_request(action, body, mutates)
   local ok, id, key, token = self.credentials:get()
   if not ok then return nil, id end
-  if not plain_text(id) or (token and not plain_text(token)) then
-    return nil, errors.new { code = "InvalidCredentials",
-      message = "secret id or token holds a control character" }
+  if id ~= self.checked_id or token ~= self.checked_token then
+    if not plain_text(id) or (token and not plain_text(token)) then
+      return nil, errors.new { code = "InvalidCredentials",
+        message = "secret id or token holds a control character" }
+    end
+    self.checked_id, self.checked_token = id, token
   end
   local timestamp = floor(self.clock() + self.clock_offset)
   local authorization = self.signer:sign(id, key, timestamp, SERVICE,
     self.host, CONTENT_TYPE, body)
   local headers = {
     "Authorization: " .. authorization,
-    "Content-Type: " .. CONTENT_TYPE,
-    "Host: " .. self.host,
-    "X-TC-Action: " .. action,
-    "X-TC-Timestamp: " .. format("%d", timestamp),
-    "X-TC-Version: " .. API_VERSION,
-    "X-TC-RequestClient: " .. REQUEST_CLIENT,
-    "Expect:",
+    "X-TC-Timestamp: " .. timestamp,
+    unpack(self.fixed_headers[action]),
   }
-  if self.region then headers[#headers + 1] = "X-TC-Region: " .. self.region end
   if token then headers[#headers + 1] = "X-TC-Token: " .. token end
-  if self.language then
-    headers[#headers + 1] = "X-TC-Language: " .. self.language
-  end
   return { url = self.url, headers = headers, body = body,
     idempotent = not mutates }
 end
