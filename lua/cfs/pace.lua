@@ -14,19 +14,27 @@ local pace = {}
 local Bucket = {}
 Bucket.__index = Bucket
 
---- A bucket for one client. `opts.clock` (seconds, monotonic) and
--- `opts.burst` (calls allowed at once, default 1: evenly spaced calls).
+--- A bucket for one client. `opts.clock` (seconds, monotonic),
+-- `opts.burst` (calls allowed at once, default 1: evenly spaced calls) and
+-- `opts.slack` (seconds, default 0.05: how late a call may reach the
+-- service and still not crowd the one after it).
 function pace.new(opts)
   opts = opts or {}
   return setmetatable({
     clock = opts.clock or require("cfs.core").monotonic,
     burst = opts.burst or 1,
+    slack = opts.slack or 0.05,
     actions = {},
   }, Bucket)
 end
 
 function Bucket:take(action, rate)
   if not rate or rate <= 0 then return 0 end
+  -- The service counts calls per second of its clock: spaced at exactly
+  -- 1/rate, one call arriving a millisecond late lands in the next second
+  -- beside that second's full share. rate + 1 calls must span more than
+  -- a second and the slack.
+  rate = rate / (1 + self.slack)
   local now = self.clock()
   local state = self.actions[action]
   if not state then
