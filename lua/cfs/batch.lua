@@ -5,8 +5,8 @@
 --     progress = function(done, failed, total) end,
 --     on_result = function(i, result) end,
 --   })
---   -- results[i] = { ok = true, value = response }
---   --            | { ok = false, err = err }        for list[i]
+--   -- results[i] = { ok = true, value = response, attempts = n }
+--   --            | { ok = false, err = err, attempts = n }  for list[i]
 --   -- summary = { succeeded, failed, by_code, attempts, elapsed }
 --
 -- Two parts. The policy is a plan (batch.plan): which call starts next
@@ -119,7 +119,8 @@ local function callback_error(self, call, name, message)
   return { ok = false, err = errors.new { code = "CallbackError",
     action = self.action, request_id = request_id,
     attempts = call.attempts,
-    message = name .. " raised: " .. tostring(message) } }
+    message = name .. " raised: " .. tostring(message) },
+    attempts = call.attempts }
 end
 
 
@@ -128,6 +129,7 @@ function Plan:finish(call, value, err)
   call.done = true
   call.result = value and { ok = true, value = value }
     or { ok = false, err = err }
+  call.result.attempts = call.attempts
   self.done = self.done + 1
   if self.on_result then
     local ok, message = pcall(self.on_result, call.index, call.result)
