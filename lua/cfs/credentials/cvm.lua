@@ -14,6 +14,7 @@ local refresh = require "cfs.credentials.refresh"
 
 local type, tostring, tonumber, require = type, tostring, tonumber, require
 local match, gsub, format = string.match, string.gsub, string.format
+local floor = math.floor
 
 local cvm = {}
 
@@ -121,7 +122,8 @@ function cvm.new(opts)
       return failure("the keys answer lacks TmpSecretId, TmpSecretKey, "
         .. "Token or ExpiredTime")
     end
-    return true, keys.TmpSecretId, keys.TmpSecretKey, keys.Token, expiry
+    return true, keys.TmpSecretId, keys.TmpSecretKey, keys.Token,
+      floor(expiry)
   end
 
   local provider = refresh.new("cvm_role", fetch, opts)

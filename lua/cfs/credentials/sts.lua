@@ -100,14 +100,14 @@ local function call(self, action, input, params, keys)
   local status, answer = self.request("POST", self.url, headers, body,
     self.http_opts)
   if not status then
-    return failure(self.name, action .. ": " .. tostring(answer.code)
-      .. ": " .. tostring(answer.message), { code = answer.code })
+    return failure(self.name, action .. ": " .. tostring(answer.message),
+      { code = answer.code })
   end
   local response, err_code, err_message, request_id =
     core.decode(status, answer)
   if not response then
-    return failure(self.name, action .. ": " .. tostring(err_code) .. ": "
-      .. tostring(err_message), { code = err_code, request_id = request_id })
+    return failure(self.name, action .. ": " .. tostring(err_message),
+      { code = err_code, request_id = request_id })
   end
   return response
 end
@@ -123,7 +123,7 @@ local function answer_keys(self, response)
     return failure(self.name, "the STS answer lacks Credentials or "
       .. "ExpiredTime", { code = "InvalidResponse" })
   end
-  return true, c.TmpSecretId, c.TmpSecretKey, c.Token, expiry
+  return true, c.TmpSecretId, c.TmpSecretKey, c.Token, floor(expiry)
 end
 
 

@@ -10,7 +10,8 @@ M.SETTINGS = util.SETTING_NAMES
 
 local DEFAULTS = { rate_limit = 20, pending_seconds = 2,
                    data_flow_limit = 10, clock_offset = 0,
-                   timestamp_window = 300, request_log_size = 1000 }
+                   timestamp_window = 300, request_log_size = 1000,
+                   sts_duration = 0 }
 
 local function index(list, field)
   local out = {}

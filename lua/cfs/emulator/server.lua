@@ -10,6 +10,7 @@ local faults = require("cfs.emulator.faults")
 local reqlog = require("cfs.emulator.reqlog")
 local state = require("cfs.emulator.state")
 local flows = require("cfs.emulator.flows")
+local sts = require("cfs.emulator.sts")
 
 local dict = util.dict
 
@@ -83,7 +84,7 @@ local function check_timestamp(headers, now)
 end
 
 local function find_key(auth, now)
-  local key = config.keys[auth.secret_id]
+  local key = config.keys[auth.secret_id] or sts.issued_key(auth.secret_id)
   if not key then
     reject("AuthFailure.SecretIdNotFound", "The SecretId is not found.")
   end
@@ -195,6 +196,12 @@ local function parse_body(body)
   return params
 end
 
+-- What sts.lua judges STS requests with.
+local CHECKS = { single = single, missing = missing, reject = reject,
+  check_timestamp = check_timestamp, parse_authorization = parse_authorization,
+  find_key = find_key, check_token = check_token, read_body = read_body,
+  parse_body = parse_body }
+
 -- Judges the request; returns what the action answers. req collects what
 -- the request log and fault handling need.
 local function judge(req)
@@ -207,6 +214,7 @@ local function judge(req)
     req.clock_offset, req.clock_fault = offset, true
   end
   M.before_acting(req)
+  if sts.ACTIONS[action] then return sts.judge(req, CHECKS) end
   if not shapes.action(action) then
     reject("InvalidAction", "The action `" .. action .. "` does not exist.")
   end

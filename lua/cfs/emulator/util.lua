@@ -60,7 +60,7 @@ function M.set_setting(name, value)
 end
 
 M.SETTING_NAMES = { "rate_limit", "pending_seconds", "data_flow_limit",
-                    "clock_offset", "timestamp_window" }
+                    "clock_offset", "timestamp_window", "sts_duration" }
 
 -- The emulator's clock: the real one moved by the clock_offset setting and
 -- by a clock_offset fault taken by the request (extra).
