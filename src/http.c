@@ -5,8 +5,9 @@
  *
  * Each transfer owns a copy of its request body and headers until it ends,
  * whatever the Lua collector does meanwhile. A request that changes state
- * is never replayed by libcurl on its own: its body cannot be rewound, so a
- * connection that dies after sending becomes an error the caller sees.
+ * is never replayed by libcurl on its own: its body is read through a
+ * callback that cannot rewind, so a kept-alive connection that dies after
+ * sending becomes an error the caller sees (and the retry policy decides).
  *
  * http(opts) -> client;  client:request(url, headers, body, idempotent)
  *   -> status, body, date | nil, code, message, sent
@@ -318,6 +319,11 @@ static void transfer_setup(lua_State *L, transfer *t, int first)
 	curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, t->headers);
 	curl_easy_setopt(t->easy, CURLOPT_POSTFIELDSIZE_LARGE,
 			 (curl_off_t)body_len);
+	/* In-memory fields go out with the headers in one write; libcurl may
+	 * replay them, which only a request that changes nothing can bear.
+	 * Any other body is read through on_read, which cannot rewind. */
+	curl_easy_setopt(t->easy, CURLOPT_POSTFIELDS,
+			 t->idempotent ? t->body.data : NULL);
 	curl_easy_setopt(t->easy, CURLOPT_FRESH_CONNECT, (long)t->fresh);
 	t->fresh = 0;
 }

@@ -1,0 +1,56 @@
+-- Sequential calls over keep-alive HTTP to the emulator (rate limit off),
+-- against a plain libcurl loop in C posting the same pre-signed request in
+-- the same run. Prints both and their ratio.
+--   lua5.4 bench/sequential.lua [calls]        (paths: make -s env)
+package.path = (arg[0]:match "^(.*)/bench/" or ".") .. "/?.lua;"
+  .. package.path
+local common = require "bench.common"
+local cfs = require "cfs"
+local core = require "cfs.core"
+
+local N = tonumber(arg[1]) or 5000
+local root = common.root
+local em = common.start_emulator "--workers 1"
+common.admin(em, "PUT", "/settings", { rate_limit = 0 })
+
+local function client(opts)
+  local o = { secret_id = em.secret_id, secret_key = em.secret_key,
+    region = "ap-guangzhou", endpoint = em.http_endpoint, pacer = false }
+  for k, v in pairs(opts or {}) do o[k] = v end
+  return cfs.new(o)
+end
+
+-- The library: each call validated, encoded, signed, sent and decoded.
+local c = client()
+for _ = 1, 200 do assert(c:describe_data_flow { Limit = 1 }) end
+local start = core.monotonic()
+for _ = 1, N do
+  local res, err = c:describe_data_flow { Limit = 1 }
+  if not res then error(tostring(err)) end
+end
+local library = N / (core.monotonic() - start)
+
+-- The baseline: one request signed once, posted N times by plain C.
+local req = assert(client { dry_run = true }:describe_data_flow { Limit = 1 })
+local work = os.tmpname()
+local hf, bf = assert(io.open(work .. ".h", "w")), assert(io.open(work .. ".b", "w"))
+hf:write(table.concat(req.headers, "\n"), "\n")
+bf:write(req.body)
+hf:close()
+bf:close()
+local exe = work .. ".curl_loop"
+assert(os.execute(("cc -O2 -o %s %s/bench/curl_loop.c $(pkg-config --cflags "
+  .. "--libs libcurl)"):format(common.shell_quote(exe),
+  common.shell_quote(root))))
+local pipe = assert(io.popen(("%s %s %s %s %d"):format(exe,
+  common.shell_quote(req.url), work .. ".h", work .. ".b", N)))
+local baseline = tonumber(pipe:read "*a":match "^(%S+)")
+pipe:close()
+os.remove(work) os.remove(work .. ".h") os.remove(work .. ".b") os.remove(exe)
+common.stop_emulator(em)
+
+print(("sequential: %s, %d calls, keep-alive HTTP to one emulator worker")
+  :format(jit and jit.version or _VERSION, N))
+print(("  library                 %8.0f calls/s"):format(library))
+print(("  plain libcurl loop (C)  %8.0f calls/s"):format(baseline or 0))
+print(("  ratio                   %8.2f"):format(library / (baseline or 1)))
