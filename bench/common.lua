@@ -1,8 +1,6 @@
 -- What the benches share: an emulator of their own, its admin endpoint,
 -- the tree's paths. Benches print figures; they assert nothing.
 local cjson = require "cjson"
-local http = require "socket.http"
-local ltn12 = require "ltn12"
 
 local common = {}
 
@@ -37,18 +35,19 @@ function common.stop_emulator(em)
   os.execute("rm -rf " .. shell_quote(em.dir))
 end
 
---- One admin request; returns the decoded answer.
+--- One admin request; returns the decoded answer. Through the curl
+-- command, so that no HTTP library of Lua weighs on the memory figures.
 function common.admin(em, method, path, value)
-  local body = value and cjson.encode(value) or nil
-  local out = {}
-  http.request {
-    url = em.admin_endpoint .. path, method = method,
-    source = body and ltn12.source.string(body) or nil,
-    headers = body and { ["content-type"] = "application/json",
-      ["content-length"] = #body } or nil,
-    sink = ltn12.sink.table(out),
-  }
-  local ok, decoded = pcall(cjson.decode, table.concat(out))
+  local cmd = "curl -s -X " .. method .. " " .. shell_quote(em.admin_endpoint
+    .. path)
+  if value then
+    cmd = cmd .. " -H 'content-type: application/json' --data-binary "
+      .. shell_quote(cjson.encode(value))
+  end
+  local pipe = assert(io.popen(cmd))
+  local text = pipe:read "*a"
+  pipe:close()
+  local ok, decoded = pcall(cjson.decode, text)
   return ok and decoded or nil
 end
 

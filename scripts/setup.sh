@@ -3,7 +3,7 @@
 # everything is already there. Used by scripts/demo.sh and scripts/test.sh.
 set -eu
 
-PACKAGES="gcc make pkg-config openssl ca-certificates
+PACKAGES="gcc make pkg-config openssl ca-certificates curl
   lua5.4 liblua5.4-dev luajit2 libluajit2-5.1-dev
   lua-cjson lua-busted lua-socket lua-sec luarocks lua-check
   libcurl4-openssl-dev libssl-dev
