@@ -19,6 +19,15 @@ LUA_PATH_TREE = $(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;
 
 all: $(BUILD)/5.4/cfs/core.so $(BUILD)/jit/cfs/core.so
 
+# Lua 5.3 and 5.1 builds, for the compatibility suites of scripts/test.sh.
+compat: $(BUILD)/5.3/cfs/core.so $(BUILD)/5.1/cfs/core.so
+
+$(BUILD)/5.3/cfs/core.so $(BUILD)/5.1/cfs/core.so: $(SRC) $(HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) -fPIC -shared \
+		-I/usr/include/lua$(word 2,$(subst /, ,$@)) $(CURL_CFLAGS) \
+		-o $@ $(SRC) $(LIBS)
+
 $(BUILD)/5.4/cfs/core.so: $(SRC) $(HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(WARN) -fPIC -shared $(LUA54_INC) $(CURL_CFLAGS) \

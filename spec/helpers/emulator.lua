@@ -21,7 +21,7 @@ end
 
 local function capture(command)
   local pipe = assert(io.popen(command))
-  local out = pipe:read("a")
+  local out = pipe:read("*a")
   pipe:close()
   return out
 end
@@ -148,7 +148,7 @@ M.ROOT = ROOT
 -- The emulator's default.json as a table, to change and pass as config.
 function M.default_config()
   local f = assert(io.open(ROOT .. "/lua/cfs/emulator/default.json", "rb"))
-  local config = cjson.decode(f:read("a"))
+  local config = cjson.decode(f:read("*a"))
   f:close()
   return config
 end
