@@ -70,7 +70,7 @@ end
 local function assume_role(config)
   local emulator = require("spec.helpers.emulator")
   local sts = config.sts
-  local timestamp = os.time() + (config.clock_offset or 0)
+  local timestamp = math.floor(os.time() + (config.clock_offset or 0))
   local host = sts.endpoint:match("^https?://([^/]+)")
   local body = cjson.encode({ RoleArn = sts.role_arn,
     RoleSessionName = "metadata-helper", DurationSeconds = config.duration })
@@ -81,7 +81,7 @@ local function assume_role(config)
     ["host"] = host, ["content-type"] = "application/json",
     ["authorization"] = authorization, ["x-tc-action"] = "AssumeRole",
     ["x-tc-version"] = "2018-08-13", ["x-tc-region"] = "ap-guangzhou",
-    ["x-tc-timestamp"] = tostring(timestamp) })
+    ["x-tc-timestamp"] = string.format("%d", timestamp) })
   local ok, decoded = pcall(cjson.decode, text or "")
   local response = ok and type(decoded) == "table" and decoded.Response
   if status ~= 200 or not response or not response.Credentials then
