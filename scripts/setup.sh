@@ -8,7 +8,8 @@ PACKAGES="gcc make pkg-config openssl ca-certificates curl
   lua-cjson lua-busted lua-socket lua-sec luarocks lua-check
   libcurl4-openssl-dev libssl-dev
   nginx-light libnginx-mod-http-lua
-  nodejs valgrind clang libclang-rt-14-dev clang-format wrk"
+  nodejs valgrind clang libclang-rt-14-dev clang-format wrk
+  tmux lua-ldoc"
 
 # test.sh needs everything; demo.sh only what runs the example.
 if [ "${1:-}" = "--demo" ]; then
