@@ -241,6 +241,25 @@ describe("batch against the emulator", function()
     assert.equal(10, summary.succeeded)
   end)
 
+  it("recovers a share of dropped creates (the fault's ratio)", function()
+    local _, status = em:fault({ kind = "close_after", ratio = 1.5 })
+    assert.equal(400, status)
+    em:fault({ kind = "close_after", ratio = 0.5,
+      action = "CreateDataFlow" })
+    local results, summary = client():create_data_flows(
+      flow_list(40, "share"), { concurrency = 8 })
+    em:clear_faults()
+    local recovered = 0
+    for _, r in ipairs(results) do
+      assert.is_true(r.ok)
+      if r.value.Recovered then recovered = recovered + 1 end
+    end
+    -- Each of 40 drawn at one half: all or none would be a 1e-12 event.
+    assert.is_true(recovered > 0 and recovered < 40)
+    assert.equal(40, #em:flows())
+    assert.equal(40, summary.succeeded)
+  end)
+
   it("paces 200 calls under a rate limit of 20/s: no RequestLimitExceeded",
     function()
     em:settings({ rate_limit = 20 })

@@ -1,6 +1,7 @@
 -- Fault injection: the admin adds faults, each request takes the first one
 -- that applies. A fault lasts `count` requests, or `seconds`, or until the
--- faults are cleared; `action` limits it to one action.
+-- faults are cleared; `action` limits it to one action; `ratio` (0..1)
+-- to that share of the requests, drawn at random.
 local util = require("cfs.emulator.util")
 
 local dict, json = util.dict, util.json
@@ -29,6 +30,10 @@ local function check(t)
   if t.action ~= nil and type(t.action) ~= "string" then
     return nil, "action must be a string"
   end
+  if t.ratio ~= nil and not (type(t.ratio) == "number" and t.ratio >= 0
+                             and t.ratio <= 1) then
+    return nil, "ratio must be a number from 0 to 1"
+  end
   if t.kind == "error" and not ERROR_CODES[t.code] then
     return nil, "an error fault needs code RequestLimitExceeded or "
       .. "InternalError"
@@ -49,7 +54,7 @@ function M.add(t)
   if not ok then return nil, err end
   local fault = { id = dict:incr("fault_seq", 1, 0), kind = t.kind,
     count = t.count, action = t.action, delay = t.delay or 1,
-    code = t.code, offset = t.offset,
+    code = t.code, offset = t.offset, ratio = t.ratio,
     ["until"] = t.seconds and ngx.now() + t.seconds or nil }
   local list = M.list()
   list[#list + 1] = fault
@@ -64,6 +69,8 @@ end
 local function applies(fault, action, now)
   if fault.action and fault.action ~= action then return false end
   if fault["until"] and now > fault["until"] then return false end
+  -- A share of the requests, drawn per request; count counts only those.
+  if fault.ratio and math.random() >= fault.ratio then return false end
   if fault.count then
     -- Counted across workers: the n-th taker beyond count finds none left.
     return dict:incr("fault_used:" .. fault.id, 1, 0) <= fault.count
