@@ -15,6 +15,8 @@ make -s all >&2 || { echo "0 passed, 1 failed"; exit 1; }
 RESULTS=$(mktemp -d -t cfs-test.XXXXXX)
 trap 'rm -rf "$RESULTS"' EXIT
 export CFS_TEST_RESULTS="$RESULTS"
+# A client without keys must never ask the real metadata host from a test.
+export CFS_METADATA_URL=off
 
 TREE_PATH="$ROOT/lua/?.lua;$ROOT/lua/?/init.lua;$ROOT/?.lua;;"
 

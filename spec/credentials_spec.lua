@@ -14,10 +14,10 @@ local MODULES = { "cfs.credentials", "cfs.credentials.sts" }
 -- modules are loaded afresh so they read the fake environment.
 local function with_env(vars, fn)
   local real = os.getenv
-  os.getenv = function(name) return vars[name] end
+  os.getenv = function(name) return vars[name] end -- luacheck: ignore 122
   for _, m in ipairs(MODULES) do package.loaded[m] = nil end
   local ok, err = pcall(fn, require("cfs.credentials"))
-  os.getenv = real
+  os.getenv = real -- luacheck: ignore 122
   for _, m in ipairs(MODULES) do package.loaded[m] = nil end
   if not ok then error(err, 0) end
 end

@@ -104,7 +104,7 @@ local function serve_keys(conn, config)
   answer(conn, 200, cjson.encode(keys), "application/json")
 end
 
-local function control(conn, method, body, config, counts)
+local function serve_control(conn, method, body, config, counts)
   if method == "POST" then
     for k, v in pairs(cjson.decode(body)) do
       if v == cjson.null then v = nil end
@@ -130,7 +130,7 @@ function M.serve(config_path)
       conn:close()
       break
     elseif path == "/_control" then
-      control(conn, method, body, config, counts)
+      serve_control(conn, method, body, config, counts)
     elseif method then
       counts.total = counts.total + 1
       local role = config.role

@@ -5,9 +5,11 @@
 -- `connect_timeout`, `ca_file`, `proxy` (`""`: no proxy); `err` is a
 -- cfs error object whose code is one of cfs.errors' transport codes.
 --
--- The default, chosen on first use: under OpenResty, cfs.transport.resty
--- when it is installed; else cfs.core's libcurl; else (cfs.core not built)
--- luasocket's socket.http, plain http only.
+-- The default, chosen on first use: cfs.core's libcurl, else (cfs.core
+-- not built) luasocket's socket.http, plain http only. Under OpenResty,
+-- POSTs (STS) go through cfs.transport.resty when it is installed.
+-- TODO: that transport speaks POST to "/" only, so the metadata GETs
+-- still block the nginx worker (for milliseconds, at each refresh).
 
 local errors = require "cfs.errors"
 
@@ -99,18 +101,21 @@ local default
 --- The default getter (see the module's header).
 function M.default()
   if default then return default end
-  if type(ngx) == "table" and ngx.socket and ngx.get_phase then
-    local ok, transport = pcall(require, "cfs.transport.resty")
-    if ok and type(transport) == "table" then
-      default = via_resty(transport)
-      return default
-    end
-  end
   local ok, core = pcall(require, "cfs.core")
   if ok and type(core) == "table" and core.http then
     default = via_core(core)
   else
     default = via_luasocket()
+  end
+  if type(ngx) == "table" and ngx.socket and ngx.get_phase then
+    local found, transport = pcall(require, "cfs.transport.resty")
+    if found and type(transport) == "table" then
+      local post, get = via_resty(transport), default
+      default = function(method, ...)
+        if method == "POST" then return post(method, ...) end
+        return get(method, ...)
+      end
+    end
   end
   return default
 end
