@@ -5,7 +5,7 @@ set -eu
 
 PACKAGES="gcc make pkg-config openssl ca-certificates curl
   lua5.4 liblua5.4-dev luajit2 libluajit2-5.1-dev
-  lua-cjson lua-busted lua-socket lua-sec luarocks lua-check
+  lua-cjson lua-cjson-dev lua-busted lua-socket lua-sec luarocks lua-check
   libcurl4-openssl-dev libssl-dev
   nginx-light libnginx-mod-http-lua
   nodejs valgrind clang libclang-rt-14-dev clang-format wrk
