@@ -7,6 +7,7 @@
 --   TENCENTCLOUD_SESSION_TOKEN, TENCENTCLOUD_CREDENTIALS_FILE (keys);
 --   TENCENTCLOUD_REGION (region); CFS_ENDPOINT (endpoint: host or URL);
 --   CFS_CA_FILE (ca_file).
+-- @module cfs.client
 
 local core = require "cfs.core"
 local api = require "cfs.api"
@@ -161,6 +162,19 @@ end
 
 
 --- Makes a client. Raises on a wrong option: that is a programming mistake.
+-- @tparam[opt] table opts `secret_id`, `secret_key`, `token`,
+-- `credentials`, `profile`, `credentials_file`, `region`, `endpoint`,
+-- `insecure_http`, `ca_file`, `proxy`, `timeout`, `connect_timeout`,
+-- `max_response`, `language`, `retry`, `pacer`, `rates`, `clock_offset`,
+-- `max_clock_offset`, `logger`, `dry_run`, `transport`, `concurrency`,
+-- `clock`, `sleep`, `random` (the README's table)
+-- @treturn cfs.client the client
+-- @usage
+-- local cfs = require "cfs"
+-- local client = cfs.new { region = "ap-guangzhou", timeout = 30,
+--   retry = { max_attempts = 2 } }
+-- local res, err = client:describe_cfs_file_systems {}
+-- assert(res, tostring(err))
 function Client.new(opts)
   opts = opts or {}
   if type(opts) ~= "table" then
@@ -288,6 +302,16 @@ end
 
 
 --- The JSON body for `params`, or nil, err naming the field at fault.
+-- Nothing is sent: this is the check every call makes first.
+-- @string action the API's name of the action
+-- @tab params the action's parameters
+-- @treturn[1] string the body, fields in the API's declared order
+-- @return[2] nil
+-- @treturn[2] cfs.errors the error; `err.field` names the parameter
+-- @usage
+-- local cfs = require "cfs"
+-- local body, err = cfs.new():encode("DescribeDataFlow", { Limit = "x" })
+-- assert(body == nil and err.field == "Limit")
 function Client:encode(action, params)
   local desc, err = describe(action)
   if not desc then return nil, err end
@@ -328,7 +352,18 @@ end
 
 --- The signed request for one attempt: { url, headers, body, idempotent },
 -- or nil, err when no usable credentials are at hand. A fresh timestamp
--- and signature each time; the same body.
+-- and signature each time; the same body. For engines (cfs.batch).
+-- @string action the API's name of the action
+-- @string body the encoded body (Client:encode)
+-- @bool mutates whether the action changes state
+-- @treturn[1] table the request
+-- @return[2] nil
+-- @treturn[2] cfs.errors the error
+-- @usage
+-- local client = require("cfs").new()
+-- local request = assert(client:build_request("DescribeDataFlow", "{}",
+--   false))
+-- assert(request.idempotent and request.body == "{}")
 function Client:build_request(action, body, mutates)
   local ok, id, key, token = self.credentials:get()
   if not ok then return nil, id end
@@ -354,6 +389,21 @@ end
 
 
 --- What a transport returned, read: response | nil, err, date.
+-- For engines (cfs.batch).
+-- @string action the API's name of the action
+-- @param status the HTTP status, or nil when the transport failed
+-- @string answer the body, or the transport's error code
+-- @string date the Date header, or the transport's error message
+-- @param sent whether a failed request was sent
+-- @treturn[1] table the Response
+-- @return[2] nil
+-- @treturn[2] cfs.errors the error
+-- @treturn[2] string the Date header (to correct the clock)
+-- @usage
+-- local client = require("cfs").new()
+-- local res = client:read_answer("DescribeDataFlow", 200,
+--   '{"Response":{"TotalCount":0,"DataFlows":[],"RequestId":"r-1"}}')
+-- assert(res.RequestId == "r-1")
 function Client:read_answer(action, status, answer, date, sent)
   if not status then
     return nil, errors.new { code = answer, message = date, sent = sent,
@@ -384,8 +434,15 @@ end
 local MONTHS = { Jan = 1, Feb = 2, Mar = 3, Apr = 4, May = 5, Jun = 6,
   Jul = 7, Aug = 8, Sep = 9, Oct = 10, Nov = 11, Dec = 12 }
 
--- Seconds since the epoch of an HTTP date ("Sun, 06 Nov 1994 08:49:37
+--- Seconds since the epoch of an HTTP date ("Sun, 06 Nov 1994 08:49:37
 -- GMT"); by arithmetic, as os.time reads the local time zone.
+-- @function Client.http_date
+-- @string text the Date header
+-- @treturn[1] int seconds since the epoch
+-- @return[2] nil for a text that is not an HTTP date
+-- @usage
+-- local Client = require "cfs.client"
+-- assert(Client.http_date("Thu, 01 Jan 1970 00:01:00 GMT") == 60)
 local function http_date(text)
   local d, mon, y, h, mi, s = match(text or "",
     "^%a+, (%d%d) (%a%a%a) (%d%d%d%d) (%d%d):(%d%d):(%d%d) GMT$")
@@ -434,6 +491,17 @@ end
 
 
 --- Calls `action` with `params`: the Response table, or nil, err.
+-- `client:describe_data_flow(params)` and the other actions' methods
+-- are this with the action's name filled in.
+-- @string action the API's name of the action
+-- @tparam[opt] table params the action's parameters, in the API's names
+-- @treturn[1] table the Response (with RequestId)
+-- @return[2] nil
+-- @treturn[2] cfs.errors the error
+-- @usage
+-- local client = require("cfs").new()
+-- local res, err = client:call("DescribeDataFlow", { Limit = 10 })
+-- assert(res, tostring(err))
 function Client:call(action, params)
   if type(action) ~= "string" then
     error("cfs: action must be a string, got " .. type(action), 2)
@@ -450,6 +518,16 @@ end
 
 
 --- The final form of an error: how many attempts, whether retryable.
+-- @tparam cfs.errors err the error, changed in place
+-- @int attempts attempts made
+-- @bool mutates whether the action changes state
+-- @return nil
+-- @treturn cfs.errors err
+-- @usage
+-- local Client = require "cfs.client"
+-- local errors = require "cfs.errors"
+-- local _, err = Client.settle(errors.new { code = "ConnectError" }, 3)
+-- assert(err.attempts == 3 and err.retryable)
 function Client.settle(err, attempts, mutates)
   err.attempts = attempts
   err.retryable = errors.retryable(err.code, mutates)
@@ -460,6 +538,19 @@ local settle = Client.settle
 
 --- What follows a failed attempt: "retry", delay | "recover" | "fail".
 -- `state` is the call's own table, kept across its attempts.
+-- @bool mutates whether the action changes state
+-- @tparam cfs.errors err the attempt's error
+-- @tparam[opt] string date the answer's Date header
+-- @int attempts attempts made so far
+-- @tab state the call's own table
+-- @treturn string "retry", "recover" or "fail"
+-- @treturn[opt] number seconds to wait before the retry
+-- @usage
+-- local client = require("cfs").new { retry = false }
+-- local errors = require "cfs.errors"
+-- local step = client:next_step(false,
+--   errors.new { code = "RequestLimitExceeded" }, nil, 1, {})
+-- assert(step == "fail")
 function Client:next_step(mutates, err, date, attempts, state)
   local code = err.code
   if code == "AuthFailure.SignatureExpire" then
@@ -489,6 +580,20 @@ end
 --- After a failure that may have come after the service acted: the
 -- existing result (found), or nil and a delay (safe to send again), or
 -- nil and no delay (outcome unknown; `err` says so).
+-- @string action the API's name of the action
+-- @tab params the call's parameters
+-- @tparam cfs.errors err the attempt's error
+-- @int attempts attempts made so far
+-- @treturn[1] table the Response found (`Recovered = true`)
+-- @return[2] nil
+-- @treturn[2] number seconds before sending again
+-- @return[3] nil: the outcome is unknown
+-- @usage
+-- local client = require("cfs").new()
+-- local errors = require "cfs.errors"
+-- local err = errors.new { code = "Timeout", message = "no answer" }
+-- assert(client:recover("ModifyDataFlow", {}, err, 1) == nil)
+-- assert(err.outcome == "unknown")
 function Client:recover(action, params, err, attempts)
   local finder = recover[action]
   local found = false
@@ -508,6 +613,17 @@ end
 
 
 --- Sends an encoded body, with pacing and the retry policy.
+-- @string action the API's name of the action
+-- @string body the body (Client:encode)
+-- @tab[opt] params the parameters it came from (for recovery)
+-- @treturn[1] table the Response
+-- @return[2] nil
+-- @treturn[2] cfs.errors the error
+-- @usage
+-- local client = require("cfs").new()
+-- local body = assert(client:encode("DescribeDataFlow", { Limit = 1 }))
+-- local res, err = client:send("DescribeDataFlow", body)
+-- assert(res, tostring(err))
 function Client:send(action, body, params)
   local mutates = api.actions[action].mutates
   local state, attempts = {}, 0
@@ -536,6 +652,11 @@ end
 
 --- Calls a second `action` may make: the documented rate unless `rates`
 -- says otherwise.
+-- @string action the API's name of the action
+-- @treturn number calls a second
+-- @usage
+-- local client = require("cfs").new { rates = { CreateDataFlow = 5 } }
+-- assert(client:rate("CreateDataFlow") == 5)
 function Client:rate(action)
   return self.rates[action] or api.actions[action].rate
 end
@@ -544,6 +665,14 @@ end
 --- Every data flow that matches `filter` (FileSystemId, DataFlowId),
 -- fetched a page of 100 at a time: `for flow, err in client:data_flows()`.
 -- On failure the loop gets nil, err once and stops.
+-- @tab[opt] filter `FileSystemId`, `DataFlowId`
+-- @treturn function an iterator of DataFlowInfo tables
+-- @usage
+-- local client = require("cfs").new()
+-- for flow, err in client:data_flows { FileSystemId = "cfs-44d53b63e" } do
+--   assert(flow, tostring(err))
+--   print(flow.DataFlowId, flow.Status)
+-- end
 function Client:data_flows(filter)
   filter = filter or {}
   local page, index, offset, total, done = nil, 0, 0, nil, false
@@ -566,17 +695,53 @@ end
 
 
 --- Many calls of one action at once: see cfs.batch.
+-- @string action the API's name of the action
+-- @tab list one table of parameters per call
+-- @tab[opt] opts `concurrency`, `deadline`, `progress`, `on_result`
+-- @treturn table results in list order: `{ ok = true, value = response }`
+-- or `{ ok = false, err = err }`
+-- @treturn table the summary: `succeeded`, `failed`, `by_code`,
+-- `attempts`, `elapsed`
+-- @usage
+-- local client = require("cfs").new()
+-- local results, summary = client:batch("DescribeDataFlow",
+--   { { Limit = 1 }, { Limit = 2 } }, { concurrency = 2 })
+-- assert(summary.succeeded == 2 and results[2].ok)
 function Client:batch(action, list, opts)
   return require("cfs.batch").run(self, action, list, opts)
 end
 
 
 --- Many CreateDataFlow calls at once: see cfs.batch.
+-- @tab list one table of CreateDataFlow parameters per flow
+-- @tab[opt] opts as for Client:batch
+-- @treturn table results in list order
+-- @treturn table the summary
+-- @usage
+-- local client = require("cfs").new()
+-- local list = {}
+-- for i = 1, 3 do
+--   list[i] = { FileSystemId = "cfs-44d53b63e", SourceStorageType = "S3_COS",
+--     SourceStorageAddress =
+--       "https://aileen-data-flow-1251000004.cos.ap-guangzhou.myqcloud.com",
+--     SourcePath = "test" .. i, TargetPath = "/cfs/batch" .. i,
+--     SecretId = "AKIDEXAMPLEEXAMPLE", SecretKey = "exampleSecretKeyValue" }
+-- end
+-- local results, summary = client:create_data_flows(list,
+--   { progress = function(done, failed, total) end })
+-- for i, r in ipairs(results) do
+--   print(i, r.ok and r.value.DataFlowId or tostring(r.err))
+-- end
 function Client:create_data_flows(list, opts)
   return require("cfs.batch").run(self, "CreateDataFlow", list, opts)
 end
 
 
+--- Closes the transport's connections; the client may still be used (it
+-- connects again). Also `<close>` in Lua 5.4.
+-- @usage
+-- local client = require("cfs").new()
+-- client:close()
 function Client:close()
   if self.transport.close then self.transport:close() end
 end
