@@ -40,10 +40,12 @@ static const char USAGE[] =
 	"       host [-l LUA_DIR] quiet WORKER\n";
 
 
-/* Sets the global `arg` as the lua5.4 program does: arg[0] is SCRIPT. */
-static void set_args(lua_State *L, int argc, char **argv)
+/* Sets the global `arg` as the lua5.4 program does: arg[0] is SCRIPT.
+ * Called protected: (argc, argv) are its two arguments. */
+static int set_args(lua_State *L)
 {
-	int i;
+	int argc = (int)lua_tointeger(L, 1), i;
+	char **argv = lua_touserdata(L, 2);
 
 	lua_createtable(L, argc, 0);
 	for (i = 0; i < argc; i++) {
@@ -51,6 +53,7 @@ static void set_args(lua_State *L, int argc, char **argv)
 		lua_rawseti(L, -2, i);
 	}
 	lua_setglobal(L, "arg");
+	return 0;
 }
 
 static int mode_run(const char *lua_dir, int argc, char **argv)
@@ -62,10 +65,17 @@ static int mode_run(const char *lua_dir, int argc, char **argv)
 		fprintf(stderr, "host: cannot make a lua_State\n");
 		return 1;
 	}
-	set_args(L, argc, argv);
-	status = luaL_dofile(L, argv[0]);
-	if (status != LUA_OK)
-		fprintf(stderr, "host: %s\n", lua_tostring(L, -1));
+	lua_pushcfunction(L, set_args);
+	lua_pushinteger(L, argc);
+	lua_pushlightuserdata(L, argv);
+	status = lua_pcall(L, 2, 0, 0);
+	if (status == LUA_OK)
+		status = luaL_dofile(L, argv[0]);
+	if (status != LUA_OK) {
+		const char *message = lua_tostring(L, -1);
+
+		fprintf(stderr, "host: %s\n", message ? message : "error");
+	}
 	lua_close(L);
 	return status == LUA_OK ? 0 : 1;
 }
