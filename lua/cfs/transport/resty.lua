@@ -140,7 +140,7 @@ local function tls_error(self, err)
   err = tostring(err)
   if find(err, "^%d+: ") or find(err, "certificate") then
     local hint
-    if find(err, "host mismatch") and is_ip(self.host) then
+    if is_ip(self.host) and not find(err, "^%d+: ") then
       hint = "nginx verifies host names only, not IP addresses; use a "
         .. "name (such as localhost) in the endpoint"
     else
@@ -162,6 +162,14 @@ end
 
 
 -- A connected (and verified) cosocket, or nil, code, message, sent.
+--
+-- The handshake always names the host: without a name ngx_lua skips the
+-- host check. It always asks for the session, never passes `false`: in
+-- ngx_lua 0.10.23 a handshake that completes at once with a failed
+-- verification returns true when no session is asked for, and raises
+-- (an assertion in resty.core) when one is; the raise is caught here.
+-- The session is kept to resume the next handshake, which spares the CPU
+-- of a full one; it was verified for the same host and CA.
 local function connect(self, fresh)
   local sock = ngx.socket.tcp()
   sock:settimeouts(self.connect_timeout * 1000, self.timeout * 1000,
@@ -175,12 +183,19 @@ local function connect(self, fresh)
       .. self.port .. ": " .. tostring(err), false)
   end
   if self.scheme == "https" and sock:getreusedtimes() == 0 then
-    -- The name is always given: without one ngx_lua skips the host check.
-    ok, err = sock:sslhandshake(false, self.host, true)
+    local session
+    ok, session, err = pcall(sock.sslhandshake, sock, self.ssl_session,
+      self.host, true)
     if not ok then
+      sock:close()
+      return tls_error(self, "certificate verification failed (ngx_lua "
+        .. "raised: " .. tostring(session) .. ")")
+    end
+    if not session then
       sock:close()
       return tls_error(self, err)
     end
+    self.ssl_session = session
   end
   return sock
 end
@@ -417,12 +432,14 @@ end
 -- transport are not used again (they idle out of nginx's pool).
 function Transport:forget_connection()
   self.generation = self.generation + 1
+  self.ssl_session = nil
 end
 
 
 --- Pools belong to nginx; closing only stops reusing them. Safe twice.
 function Transport:close()
   self.generation = self.generation + 1
+  self.ssl_session = nil
 end
 
 
