@@ -56,6 +56,7 @@ local function http_block(em, ca_other)
   local port = em.endpoint:match(":(%d+)$")
   return ([[
   lua_shared_dict spec_results 1m;
+  lua_shared_dict spec_pace 1m;
   init_by_lua_block {
     local cfs = require "cfs"
     local function client(endpoint, ca_file)
@@ -136,6 +137,14 @@ local SERVER_BLOCK = [[
         local _, err = client:describe_data_flow {}
         ngx.shared.spec_results:set("log", err and err.code or "none")
         ngx.shared.spec_results:set("log_message", err and err.message)
+      }
+    }
+    location = /take {
+      content_by_lua_block {
+        local pacer = require("cfs.pace_shared").new { dict = "spec_pace" }
+        ngx.update_time()
+        local wait = pacer:take("CreateDataFlow", 20)
+        ngx.say(("%%.6f %%d"):format(ngx.now() + wait, ngx.worker.pid()))
       }
     }
     location = /init-results {
@@ -310,6 +319,28 @@ describe("cfs under OpenResty (nginx + ngx_lua)", function()
 
     teardown(function()
       if ng4 then ng4:stop() end
+    end)
+
+    it("paces calls of all workers together (cfs.pace_shared)", function()
+      local paths = {}
+      for i = 1, 100 do paths[i] = "/take?n=" .. i end
+      local answers = ng4:start_many(paths).wait()
+      local times, per_second = {}, {}
+      for i, r in ipairs(answers) do
+        times[i] = tonumber(r.body:match("^(%S+)"))
+        local second = math.floor(times[i] + 1e-9)
+        per_second[second] = (per_second[second] or 0) + 1
+      end
+      -- Each call goes in its own 1/20 s slot, so no second holds more.
+      local slots = {}
+      for _, t in ipairs(times) do
+        local slot = math.floor(t * 20 + 1e-6)
+        assert.is_nil(slots[slot], ("two calls in slot %d"):format(slot))
+        slots[slot] = true
+      end
+      for second, count in pairs(per_second) do
+        assert.is_true(count <= 20, second .. ": " .. count)
+      end
     end)
 
     it("answers each request with its own flow", function()
