@@ -355,7 +355,7 @@ end
 function engines.curl(plan)
   local client = plan.client
   local multi = client.transport:multi()
-  local in_flight = {}
+  local in_flight, flying = {}, 0
   while not plan:finished() do
     local now = plan.clock()
     if plan:deadline_passed(now) then
@@ -369,20 +369,21 @@ function engines.curl(plan)
       if request then
         local slot = multi:add(request.url, request.headers, request.body,
           request.idempotent)
-        in_flight[slot] = call
+        in_flight[slot], flying = call, flying + 1
       end
       call, wait = plan:next_start(now)
     end
     wait = min(wait or MAX_WAIT, MAX_WAIT, max(0, plan:time_left(now)))
-    local count = 0
-    for _ in pairs(in_flight) do count = count + 1 end
-    if count > 0 then
-      -- First what has already finished, then wait for activity.
+    if flying > 0 then
+      -- First what has already finished, then wait for activity: a
+      -- transfer done inside perform would otherwise wait out the poll.
       multi:perform(0)
-      if collect(plan, multi, in_flight) == 0 then
+      local n = collect(plan, multi, in_flight)
+      if n == 0 then
         multi:perform(ceil(wait * 1000))
-        collect(plan, multi, in_flight)
+        n = collect(plan, multi, in_flight)
       end
+      flying = flying - n
     elseif not plan:finished() and wait > 0 then
       client.sleep(wait)
     end
