@@ -255,6 +255,18 @@ describe("cfs under OpenResty (nginx + ngx_lua)", function()
     end)
   end)
 
+  describe("examples/openresty", function()
+    it("creates a data flow and lists it", function()
+      local out = capture("sh " .. nginx.shell_quote(ROOT
+        .. "/examples/openresty/run.sh") .. " 2>&1")
+      local created = decode(out:match("^([^\n]*)"))
+      local listed = decode(out:match("\n([^\n]*)\n?$"))
+      assert.matches("^cfs%-dataflow%-", created.DataFlowId, out)
+      assert.equal(created.DataFlowId, listed.flows[1].DataFlowId)
+      assert.equal("example", listed.flows[1].DataFlowName)
+    end)
+  end)
+
   describe("phases without cosockets", function()
     it("init_by_lua, init_worker_by_lua and log_by_lua get UnsupportedPhase",
        function()
