@@ -24,6 +24,7 @@
 -- ngx.thread light thread (transport:send(plan:request(call)), then
 -- plan:answered) and sleeps with ngx.sleep between next_start calls:
 -- the plan is the same, so the semantics are too.
+-- @module cfs.batch
 
 local core = require "cfs.core"
 local api = require "cfs.api"
@@ -99,6 +100,8 @@ function batch.plan(client, action, list, opts)
 end
 
 
+--- Encodes a call's params; a bad one finishes the call with its error.
+-- @tab call the plan's record of one call
 function Plan:encode(call)
   local params = call.params
   if type(params) ~= "table" then
@@ -124,7 +127,10 @@ local function callback_error(self, call, name, message)
 end
 
 
--- Records a call's outcome, then tells the user's callbacks.
+--- Records a call's outcome, then tells the user's callbacks.
+-- @tab call the plan's record of one call
+-- @tparam[opt] table value the Response, on success
+-- @tparam[opt] cfs.errors err the error, on failure
 function Plan:finish(call, value, err)
   call.done = true
   call.result = value and { ok = true, value = value }
@@ -162,6 +168,9 @@ function Plan:time_left(now)
 end
 
 
+--- Whether the batch's deadline has passed.
+-- @number now the plan's clock
+-- @treturn bool
 function Plan:deadline_passed(now)
   return now >= self.deadline
 end
@@ -225,6 +234,9 @@ function Plan:next_start(now)
 end
 
 
+--- Counts an attempt of a call that is about to be sent.
+-- @tab call the plan's record of one call
+-- @treturn table the call
 function Plan:launch(call)
   call.attempts = call.attempts + 1
   self.attempts = self.attempts + 1
@@ -243,6 +255,10 @@ function Plan:request(call)
 end
 
 
+--- A call's final error: its attempts, whether retryable.
+-- @tab call the plan's record of one call
+-- @tparam cfs.errors err the error
+-- @treturn cfs.errors err
 function Plan:settle(call, err)
   self.client.settle(err, call.attempts, self.mutates)
   return err
@@ -392,7 +408,7 @@ function engines.curl(plan)
 end
 
 
--- A transport without a multi handle: one call at a time, with the same
+--- A transport without a multi handle: one call at a time, with the same
 -- pacing, retries and deadline.
 function engines.blocking(plan)
   local client = plan.client
@@ -415,7 +431,7 @@ function engines.blocking(plan)
 end
 
 
--- A dry run: each call goes alone through client:send, which returns
+--- A dry run: each call goes alone through client:send, which returns
 -- the signed request it would have sent.
 function engines.serial(plan)
   local client = plan.client
@@ -439,6 +455,19 @@ end
 
 
 --- Runs the batch: results in list order, and the summary.
+-- @tparam cfs.client client the client
+-- @string action the API's name of the action
+-- @tab list one table of parameters per call
+-- @tab[opt] opts `concurrency`, `deadline`, `progress`, `on_result`
+-- @treturn table results
+-- @treturn table the summary
+-- @usage
+-- local batch = require "cfs.batch"
+-- local client = require("cfs").new()
+-- local results, summary = batch.run(client, "DescribeDataFlow",
+--   { { Limit = 1 }, { Limit = 1000 } })
+-- assert(results[1].ok and not results[2].ok)
+-- assert(summary.by_code.InvalidParameterValue == 1)
 function batch.run(client, action, list, opts)
   local plan = batch.plan(client, action, list, opts)
   local engine = engines.curl

@@ -26,6 +26,7 @@
 -- `secret_key` and optionally `token`.
 --
 -- See docs/credentials.md for every provider's options.
+-- @module cfs.credentials
 
 local errors = require "cfs.errors"
 
@@ -52,6 +53,14 @@ local function provider(name, get)
 end
 
 --- Keys given by the caller.
+-- @string secret_id the API key's id
+-- @string secret_key the API key
+-- @tparam[opt] string token for temporary keys
+-- @treturn table a provider
+-- @usage
+-- local credentials = require "cfs.credentials"
+-- local ok, id = credentials.static("AKIDEXAMPLE", "example"):get()
+-- assert(ok and id == "AKIDEXAMPLE")
 function credentials.static(secret_id, secret_key, token)
   if type(secret_id) ~= "string" or type(secret_key) ~= "string" then
     error("credentials.static: secret_id and secret_key must be strings", 2)
@@ -62,6 +71,11 @@ function credentials.static(secret_id, secret_key, token)
 end
 
 --- Keys from the environment, read on each call.
+-- @treturn table a provider
+-- @usage
+-- local credentials = require "cfs.credentials"
+-- local ok, id = credentials.env():get()
+-- assert(ok and id == os.getenv "TENCENTCLOUD_SECRET_ID")
 function credentials.env()
   return provider("env", function()
     local id, key = getenv "TENCENTCLOUD_SECRET_ID",
@@ -106,6 +120,12 @@ local function profile_paths(file)
 end
 
 --- Keys from the profile file; `opts.file`, `opts.profile` (section name).
+-- @tab[opt] opts `file`, `profile`
+-- @treturn table a provider
+-- @usage
+-- local credentials = require "cfs.credentials"
+-- local ok, err = credentials.profile { file = "/nonexistent" }:get()
+-- assert(ok == nil and err.code == "InvalidCredentials")
 function credentials.profile(opts)
   opts = opts or {}
   local section = opts.profile or "default"
@@ -157,6 +177,16 @@ end
 --- Keys from `fetch()` (returning true, id, key, token, expiry), kept
 -- and refreshed `opts.margin` seconds (default 300) before they expire;
 -- see cfs.credentials.refresh for the options.
+-- @tparam function fetch returns true, id, key, token, expiry or nil, err
+-- @tab[opt] opts `margin`, `name`, and refresh's options
+-- @treturn table a provider with `refresh`
+-- @usage
+-- local credentials = require "cfs.credentials"
+-- local p = credentials.refreshing(function()
+--   return true, "AKIDTEMP", "temp-key", "token", os.time() + 3600
+-- end)
+-- local ok, id, _, token = p:get()
+-- assert(ok and id == "AKIDTEMP" and token == "token")
 function credentials.refreshing(fetch, opts)
   opts = opts or {}
   return require("cfs.credentials.refresh").new(opts.name or "refreshing",
@@ -165,18 +195,44 @@ end
 
 
 --- The CVM instance's CAM role; see cfs.credentials.cvm.
+-- @tab[opt] opts `metadata_url`, `role`, `timeout`, `http`, and
+-- refresh's options
+-- @treturn table a provider with `refresh`
+-- @usage
+-- local credentials = require "cfs.credentials"
+-- local p = credentials.cvm_role { metadata_url = "http://127.0.0.1:9" }
+-- assert(type(p.get) == "function")
 function credentials.cvm_role(opts)
   return require("cfs.credentials.cvm").new(opts)
 end
 
 
 --- STS AssumeRole; see cfs.credentials.sts.
+-- @tab opts `role_arn` (required), `credentials`, `role_session_name`,
+-- `duration`, `policy`, `region`, `endpoint` and transport options
+-- @treturn table a provider with `refresh`
+-- @usage
+-- local credentials = require "cfs.credentials"
+-- local p = credentials.assume_role {
+--   role_arn = "qcs::cam::uin/100000000001:roleName/cfs-reader",
+--   endpoint = "http://127.0.0.1:9" }
+-- assert(type(p.get) == "function")
 function credentials.assume_role(opts)
   return require("cfs.credentials.sts").assume_role(opts)
 end
 
 
 --- STS AssumeRoleWithWebIdentity; see cfs.credentials.sts.
+-- @tab opts `provider_id`, `web_identity_token_file`, `role_arn` (all
+-- required) and assume_role's other options
+-- @treturn table a provider with `refresh`
+-- @usage
+-- local credentials = require "cfs.credentials"
+-- local p = credentials.web_identity { provider_id = "OIDC",
+--   web_identity_token_file = "/nonexistent/token",
+--   role_arn = "qcs::cam::uin/100000000001:roleName/cfs-reader",
+--   endpoint = "http://127.0.0.1:9" }
+-- assert(type(p.get) == "function")
 function credentials.web_identity(opts)
   return require("cfs.credentials.sts").web_identity(opts)
 end
@@ -184,6 +240,12 @@ end
 
 --- TKE OIDC: web_identity from the TKE_* variables, read at the first
 -- get. Until they are all set, get answers nil, err.
+-- @tab[opt] opts web_identity's options, added or overriding
+-- @treturn table a provider with `refresh`
+-- @usage
+-- local credentials = require "cfs.credentials"
+-- local p = credentials.tke_oidc()
+-- assert(type(p.get) == "function")
 function credentials.tke_oidc(opts)
   local inner
   local p = provider("tke_oidc", function()
@@ -204,6 +266,13 @@ end
 
 --- The first provider that gives keys. `refresh` goes to the provider
 -- that gave the last keys.
+-- @tab providers providers (tables with `get`) or functions
+-- @treturn table a provider with `refresh`
+-- @usage
+-- local credentials = require "cfs.credentials"
+-- local p = credentials.chain { credentials.profile { file = "/nonexistent" },
+--   credentials.static("AKIDEXAMPLE", "example") }
+-- assert(select(2, p:get()) == "AKIDEXAMPLE")
 function credentials.chain(providers)
   local list = {}
   for i, p in ipairs(providers) do
@@ -245,6 +314,12 @@ end
 -- CVM role, TKE OIDC. opts: `file` and `profile` (the profile file),
 -- `metadata_url`, `endpoint` (STS, for TKE OIDC), and `http`, `clock`,
 -- `margin`, `logger` for the role providers.
+-- @tab[opt] opts as above
+-- @treturn table a provider with `refresh`
+-- @usage
+-- local credentials = require "cfs.credentials"
+-- local ok = credentials.default { metadata_url = "off" }:get()
+-- assert(ok)
 function credentials.default(opts)
   opts = opts or {}
   local list = { credentials.env(), credentials.profile(opts) }

@@ -8,13 +8,20 @@
 -- may or may not have been carried out).
 --
 -- `tostring(err)` and `"text" .. err` give one readable line.
+-- @module cfs.errors
+-- @usage
+-- local cfs = require "cfs"
+-- local res, err = cfs.new():describe_data_flow { Limit = 1000 }
+-- assert(res == nil and err.code == "InvalidParameterValue")
+-- print("failed: " .. err)
 
 local setmetatable, tostring, type = setmetatable, tostring, type
 local find, format = string.find, string.format
 
 local errors = {}
 
---- The library's own codes, beside the service's.
+--- The library's own codes, beside the service's: code -> meaning.
+-- @table codes
 errors.codes = {
   ConnectError = "the connection could not be made (refused or DNS)",
   ConnectTimeout = "the connection was not made within connect_timeout",
@@ -51,12 +58,23 @@ function Error.__concat(a, b)
 end
 
 --- Makes an error object from a table of its fields.
+-- @tab fields `code`, `message` and any of the fields above
+-- @treturn cfs.errors the same table, `retryable` false unless given
+-- @usage
+-- local errors = require "cfs.errors"
+-- local err = errors.new { code = "Timeout", message = "no answer" }
+-- assert(tostring(err) == "cfs: Timeout: no answer")
 function errors.new(fields)
   fields.retryable = fields.retryable or false
   return setmetatable(fields, Error)
 end
 
 --- Whether `value` is an error object of this library.
+-- @param value anything
+-- @treturn bool
+-- @usage
+-- local errors = require "cfs.errors"
+-- assert(errors.is(errors.new { code = "x" }) and not errors.is("x"))
 function errors.is(value)
   return type(value) == "table" and getmetatable(value) == Error
 end
@@ -75,6 +93,14 @@ local MAYBE_ACTED = {
 --- Whether a failed call is worth sending again.
 -- `mutates` is whether the action changes state: those are never sent
 -- twice blindly after a failure that may have come after the service acted.
+-- @string code the error's code
+-- @bool mutates whether the action changes state
+-- @treturn bool
+-- @usage
+-- local errors = require "cfs.errors"
+-- assert(errors.retryable("RequestLimitExceeded", true))
+-- assert(errors.retryable("Timeout", false))
+-- assert(not errors.retryable("Timeout", true))
 function errors.retryable(code, mutates)
   if find(code, "^RequestLimitExceeded") or code == "ServiceUnavailable"
       or NOT_SENT[code] then
@@ -87,6 +113,12 @@ function errors.retryable(code, mutates)
 end
 
 --- Whether a failed call of an action that changes state may have acted.
+-- @string code the error's code
+-- @treturn bool
+-- @usage
+-- local errors = require "cfs.errors"
+-- assert(errors.maybe_acted("NetworkError"))
+-- assert(not errors.maybe_acted("ConnectError"))
 function errors.maybe_acted(code)
   return MAYBE_ACTED[code] == true or find(code, "^InternalError") ~= nil
 end

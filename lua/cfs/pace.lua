@@ -6,6 +6,7 @@
 -- taking reserves the slot, so callers that wait the time given never
 -- exceed `rate` calls a second. Replace it to share one budget between
 -- processes (see cfs.pace.shared for nginx's lua_shared_dict).
+-- @module cfs.pace
 
 local max, min = math.max, math.min
 
@@ -18,6 +19,15 @@ Bucket.__index = Bucket
 -- `opts.burst` (calls allowed at once, default 1: evenly spaced calls) and
 -- `opts.slack` (seconds, default 0.05: how late a call may reach the
 -- service and still not crowd the one after it).
+-- @tab[opt] opts `clock`, `burst`, `slack`
+-- @treturn table a pacer
+-- @usage
+-- local pace = require "cfs.pace"
+-- local now = 0
+-- local pacer = pace.new { clock = function() return now end }
+-- assert(pacer:take("CreateDataFlow", 20) == 0)
+-- local wait = pacer:take("CreateDataFlow", 20)
+-- assert(wait > 0.05 and wait < 0.06)
 function pace.new(opts)
   opts = opts or {}
   return setmetatable({
@@ -28,6 +38,13 @@ function pace.new(opts)
   }, Bucket)
 end
 
+--- Reserves the next slot for `action`.
+-- @string action the API's name of the action
+-- @number rate calls a second (0 or nil: no limit)
+-- @treturn number seconds to wait before sending
+-- @usage
+-- local pacer = require("cfs.pace").new()
+-- assert(pacer:take("DescribeDataFlow", 0) == 0)
 function Bucket:take(action, rate)
   if not rate or rate <= 0 then return 0 end
   -- The service counts calls per second of its clock: spaced at exactly
@@ -48,6 +65,7 @@ function Bucket:take(action, rate)
 end
 
 --- A pacer that never waits.
+-- @table none
 pace.none = { take = function() return 0 end }
 
 return pace

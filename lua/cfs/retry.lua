@@ -5,6 +5,7 @@
 -- `delay(attempt, random)` functions that replace the defaults. Which
 -- errors are worth retrying at all is `cfs.errors.retryable`; this module
 -- only decides whether and when.
+-- @module cfs.retry
 
 local random = math.random
 local huge = math.huge
@@ -18,6 +19,14 @@ retry.defaults = {
 }
 
 --- Builds a policy from user options (`false` turns retries off).
+-- Raises on an unknown option.
+-- @tparam[opt] table|bool opts `max_attempts`, `base_delay`, `max_delay`,
+-- `should_retry`, `delay`; or false
+-- @treturn table the policy
+-- @usage
+-- local retry = require "cfs.retry"
+-- assert(retry.policy(false).max_attempts == 1)
+-- assert(retry.policy { max_attempts = 6 }.base_delay == 0.2)
 function retry.policy(opts)
   if opts == false then
     return { max_attempts = 1, base_delay = 0, max_delay = 0 }
@@ -40,6 +49,14 @@ end
 --- Exponential backoff with full jitter: a uniform wait in
 -- [0, min(max_delay, base_delay * 2^(attempt-1))]. Finite, non-negative
 -- and at most max_delay for any attempt number.
+-- @tab policy a policy (retry.policy)
+-- @int attempt the attempt that failed, from 1
+-- @tparam[opt] function rand returns a number in [0, 1)
+-- @treturn number seconds to wait
+-- @usage
+-- local retry = require "cfs.retry"
+-- local policy = retry.policy {}
+-- assert(retry.delay(policy, 3, function() return 1 end) == 0.8)
 function retry.delay(policy, attempt, rand)
   if policy.delay then return policy.delay(attempt, rand or random) end
   local cap = policy.max_delay
