@@ -66,6 +66,12 @@ demo: all
 clean:
 	rm -rf $(BUILD)
 
+# The LDoc reference (config.ld) in build/docs/.
+docs:
+	ldoc .
+
+.PHONY: docs
+
 # ---- sanitizers and fuzzing (docs/hardening.md) ----------------------------
 
 # `make asan`: cfs.core with ASan+UBSan, and the whole Lua 5.4 suite on it.
