@@ -134,8 +134,9 @@ function Nginx:get(path)
 end
 
 -- Starts `paths` at once (at most `parallel` at a time, default all) with
--- curl --parallel; each answer goes to its own file. Returns a handle: handle:wait() -> { {status=, time=, body=},
--- ... } in the order of `paths`, and the wall time it finished at.
+-- curl --parallel; each answer goes to its own file. Returns a handle:
+-- handle:wait() -> { {status=, time=, body=}, ... } in the order of
+-- `paths`, and the wall time it finished at.
 function Nginx:start_many(paths, parallel)
   local batch = capture("mktemp -d -t cfs-load.XXXXXX"):gsub("%s+$", "")
   local lines = {}
