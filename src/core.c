@@ -147,8 +147,8 @@ static int signer_sign(lua_State *L)
 
 	if (cfs_sign(box->signer, &in, &steps, auth, sizeof(auth)) != 0)
 		return luaL_error(L, "cfs.core: cannot sign (a field is too "
-				  "long, the timestamp out of range, or "
-				  "OpenSSL failed)");
+				     "long, the timestamp out of range, or "
+				     "OpenSSL failed)");
 	lua_pushstring(L, auth);
 	if (!want_steps)
 		return 1;
@@ -242,7 +242,7 @@ static int l_sleep(lua_State *L)
 static const luaL_Reg signer_methods[] = {
 	{ "sign", signer_sign },
 	{ "close", signer_close },
-	{ NULL, NULL }
+	{ NULL, NULL },
 };
 
 void cfs_signer_register(lua_State *L)
@@ -296,7 +296,7 @@ static const luaL_Reg functions[] = {
 	{ "monotonic", l_monotonic },
 	{ "now", l_now },
 	{ "sleep", l_sleep },
-	{ NULL, NULL }
+	{ NULL, NULL },
 };
 
 int luaopen_cfs_core(lua_State *L)

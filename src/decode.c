@@ -58,9 +58,10 @@ int cfs_l_decode(lua_State *L)
 	int response, request_id;
 
 	if (status != 200) {
-		snprintf(message, sizeof(message), "HTTP status %d from the "
-			 "service, not an API answer (%zu bytes)", (int)status,
-			 len);
+		snprintf(message, sizeof(message),
+			 "HTTP status %d from the "
+			 "service, not an API answer (%zu bytes)",
+			 (int)status, len);
 		return invalid(L, message, 0);
 	}
 	if (len == 0)

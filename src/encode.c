@@ -25,7 +25,7 @@
 /* One step of the path to the value being encoded: a field or an index.
  * Kept as pointers and numbers, and written out only for an error. */
 typedef struct step {
-	const char *name;	/* NULL for an array index */
+	const char *name; /* NULL for an array index */
 	size_t index;
 } step;
 
@@ -39,7 +39,6 @@ typedef struct encoder {
 	const char *code;
 	char message[PATH_SIZE + 160];
 } encoder;
-
 
 
 /* The length of the well-formed UTF-8 sequence at s (left bytes there),
@@ -104,8 +103,8 @@ static void path_render(encoder *e)
 		const step *st = &e->path[i];
 
 		if (st->name != NULL)
-			n = snprintf(e->path_text + len, PATH_SIZE - len, "%s%s",
-				     len ? "." : "", st->name);
+			n = snprintf(e->path_text + len, PATH_SIZE - len,
+				     "%s%s", len ? "." : "", st->name);
 		else
 			n = snprintf(e->path_text + len, PATH_SIZE - len,
 				     "[%zu]", st->index);
@@ -231,8 +230,10 @@ static int put_integer(encoder *e, int value, int is_unsigned)
 	int n;
 
 	if (lua_type(L, value) != LUA_TNUMBER)
-		return type_error(e, value, is_unsigned ? "a non-negative "
-						"integer" : "an integer");
+		return type_error(e, value,
+				  is_unsigned ? "a non-negative "
+						"integer"
+					      : "an integer");
 #if LUA_VERSION_NUM >= 503
 	if (lua_isinteger(L, value)) {
 		lua_Integer i = lua_tointeger(L, value);
@@ -312,8 +313,8 @@ typedef struct field {
 	int kind;
 	int array;
 	int required;
-	const char *name;	/* kept alive by the plan's user value */
-	const char *json_key;	/* "Name": inside the plan's own block */
+	const char *name;     /* kept alive by the plan's user value */
+	const char *json_key; /* "Name": inside the plan's own block */
 	size_t json_key_len;
 } field;
 
@@ -324,7 +325,7 @@ typedef struct plan {
 } plan;
 
 static const char *const KIND_NAMES[] = {
-	"string", "int", "uint", "float", "boolean", NULL
+	"string", "int", "uint", "float", "boolean", NULL,
 };
 
 static int compile_plan(lua_State *L, int fields, int cache, int depth);
@@ -365,12 +366,16 @@ static int compile_plan(lua_State *L, int fields, int cache, int depth)
 	for (i = 1; i <= n; i++) {
 		lua_rawgeti(L, fields, (lua_Integer)i);
 		if (lua_type(L, -1) != LUA_TTABLE)
-			return luaL_error(L, "cfs.core: field entry %d of the "
-					  "description is not a table", (int)i);
+			return luaL_error(L,
+					  "cfs.core: field entry %d of the "
+					  "description is not a table",
+					  (int)i);
 		lua_rawgeti(L, -1, 1);
 		if (lua_type(L, -1) != LUA_TSTRING)
-			return luaL_error(L, "cfs.core: field entry %d has no "
-					  "name", (int)i);
+			return luaL_error(L,
+					  "cfs.core: field entry %d has no "
+					  "name",
+					  (int)i);
 		key_bytes += lua_rawlen(L, -1) + 3;
 		lua_pop(L, 2);
 	}
@@ -445,12 +450,9 @@ static int encode_item(encoder *e, int value, const field *f, int uv,
 
 			return put_string(e, s, len);
 		}
-	case K_INT:
-		return put_integer(e, value, 0);
-	case K_UINT:
-		return put_integer(e, value, 1);
-	case K_FLOAT:
-		return put_float(e, value);
+	case K_INT: return put_integer(e, value, 0);
+	case K_UINT: return put_integer(e, value, 1);
+	case K_FLOAT: return put_float(e, value);
 	case K_BOOL:
 		if (lua_type(L, value) != LUA_TBOOLEAN)
 			return type_error(e, value, "a boolean");
@@ -488,7 +490,8 @@ static int encode_array(encoder *e, int value, const field *f, int uv,
 		return type_error(e, value, "an array (a table)");
 	len = lua_rawlen(L, value);
 	if (count_keys(L, value) != len)
-		return fail(e, "InvalidParameter", "%s: %s", "expected an "
+		return fail(e, "InvalidParameter", "%s: %s",
+			    "expected an "
 			    "array (a sequence 1..n), got a table with other "
 			    "keys");
 	if (cfs_buffer_addc(e->out, '[') != 0)

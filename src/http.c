@@ -33,11 +33,11 @@
 
 typedef struct options {
 	char *ca_file;
-	char *proxy;		/* NULL: libcurl reads the proxy variables */
+	char *proxy; /* NULL: libcurl reads the proxy variables */
 	long timeout_ms;
 	long connect_timeout_ms;
 	curl_off_t max_response;
-	int get;		/* GET instead of POST */
+	int get; /* GET instead of POST */
 } options;
 
 typedef struct transfer {
@@ -49,7 +49,7 @@ typedef struct transfer {
 	curl_off_t max_response;
 	int too_large;
 	int idempotent;
-	int fresh;		/* the next transfer opens a new connection */
+	int fresh; /* the next transfer opens a new connection */
 	int busy;
 	CURLcode result;
 	char date[DATE_SIZE];
@@ -152,7 +152,7 @@ static void options_read(lua_State *L, int t, options *o)
 	lua_pop(L, 1);
 	if (!(max_response >= 1024 && max_response <= 1073741824.0))
 		luaL_error(L, "cfs.core: option max_response must be in "
-			   "[1024, 1 GiB]");
+			      "[1024, 1 GiB]");
 	o->max_response = (curl_off_t)max_response;
 	lua_getfield(L, t, "method");
 	if (!lua_isnil(L, -1)) {
@@ -162,7 +162,7 @@ static void options_read(lua_State *L, int t, options *o)
 			o->get = 1;
 		else if (strcmp(method, "POST") != 0)
 			luaL_error(L, "cfs.core: option method must be "
-				   "\"GET\" or \"POST\"");
+				      "\"GET\" or \"POST\"");
 	}
 	lua_pop(L, 1);
 }
@@ -190,12 +190,12 @@ static size_t on_header(char *data, size_t size, size_t n, void *ud)
 	if (len > 5 && strncasecmp(data, "date:", 5) == 0) {
 		size_t start = 5, end = len;
 
-		while (start < end && (data[start] == ' ' ||
-				       data[start] == '\t'))
+		while (start < end &&
+		       (data[start] == ' ' || data[start] == '\t'))
 			start++;
-		while (end > start && (data[end - 1] == '\r' ||
-				       data[end - 1] == '\n' ||
-				       data[end - 1] == ' '))
+		while (end > start &&
+		       (data[end - 1] == '\r' || data[end - 1] == '\n' ||
+			data[end - 1] == ' '))
 			end--;
 		if (end - start < DATE_SIZE) {
 			memcpy(t->date, data + start, end - start);
@@ -358,12 +358,8 @@ static int push_result(lua_State *L, transfer *t, CURLcode rc)
 	switch (rc) {
 	case CURLE_COULDNT_RESOLVE_HOST:
 	case CURLE_COULDNT_RESOLVE_PROXY:
-	case CURLE_COULDNT_CONNECT:
-		code = "ConnectError", sent = 0;
-		break;
-	case CURLE_SSL_CONNECT_ERROR:
-		code = "TLSError", sent = 0;
-		break;
+	case CURLE_COULDNT_CONNECT: code = "ConnectError", sent = 0; break;
+	case CURLE_SSL_CONNECT_ERROR: code = "TLSError", sent = 0; break;
 	case CURLE_PEER_FAILED_VERIFICATION:
 	case CURLE_SSL_CACERT_BADFILE:
 		code = "CertificateError", sent = 0;
@@ -377,8 +373,7 @@ static int push_result(lua_State *L, transfer *t, CURLcode rc)
 		if (t->too_large || rc == CURLE_FILESIZE_EXCEEDED)
 			code = "ResponseTooLarge";
 		break;
-	default:
-		break;
+	default: break;
 	}
 	lua_pushnil(L);
 	lua_pushstring(L, code);
@@ -576,7 +571,7 @@ static const luaL_Reg http_methods[] = {
 	{ "request", http_request },
 	{ "forget_connection", http_forget_connection },
 	{ "close", http_close },
-	{ NULL, NULL }
+	{ NULL, NULL },
 };
 
 static const luaL_Reg multi_methods[] = {
@@ -584,7 +579,7 @@ static const luaL_Reg multi_methods[] = {
 	{ "perform", multi_perform },
 	{ "next_done", multi_next_done },
 	{ "close", multi_close },
-	{ NULL, NULL }
+	{ NULL, NULL },
 };
 
 static void register_meta(lua_State *L, const char *name,

@@ -25,7 +25,7 @@ struct cfs_signer {
 	EVP_MAC *hmac;
 	EVP_MD_CTX *md_ctx;
 	EVP_MAC_CTX *mac_ctx;
-	EVP_MAC_CTX *key_ctx;	/* keyed with signing_key: reset, not re-keyed */
+	EVP_MAC_CTX *key_ctx; /* keyed with signing_key: reset, not re-keyed */
 
 	/* The cached signing key and what it was derived from. */
 	int cached;
@@ -175,8 +175,7 @@ static int cache_matches(const cfs_signer *s, const cfs_sign_input *in,
 
 
 /* kSigning = HMAC(HMAC(HMAC("TC3" + key, day), service), "tc3_request") */
-static int signing_key(cfs_signer *s, const cfs_sign_input *in,
-		       const char *day)
+static int signing_key(cfs_signer *s, const cfs_sign_input *in, const char *day)
 {
 	unsigned char first_key[4 + MAX_SECRET_KEY];
 	unsigned char k_date[CFS_SHA256_LEN], k_service[CFS_SHA256_LEN];
