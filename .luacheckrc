@@ -17,6 +17,8 @@ files["lua/cfs/emulator/**"] = { read_globals = { "ngx" },
   -- Action handlers share one signature: (req, params).
   ignore = { "212/req" } }
 files["lua/cfs/transport/resty.lua"] = { read_globals = { "ngx" } }
+files["examples/openresty/**"] = { read_globals = { "ngx" },
+  globals = { "ngx.status", "ngx.header", "ngx.ctx" } }
 -- These look for ngx to tell whether they run under OpenResty.
 files["lua/cfs/client.lua"] = { read_globals = { "ngx" } }
 files["lua/cfs/pace_shared.lua"] = { read_globals = { "ngx" } }

@@ -76,6 +76,8 @@ describe("bin/cfs", function()
       TENCENTCLOUD_SECRET_KEY = em.secret_key,
       TENCENTCLOUD_REGION = "ap-guangzhou",
       TENCENTCLOUD_CREDENTIALS_FILE = "/nonexistent",
+      -- Never the real metadata service, whatever the keys.
+      CFS_METADATA_URL = "off",
       CFS_ENDPOINT = o.endpoint or em.endpoint,
       CFS_CA_FILE = em.ca_file,
     }
@@ -319,7 +321,8 @@ describe("bin/cfs", function()
         os.remove(done)
         local words = { "env", "TENCENTCLOUD_SECRET_ID=" .. em.secret_id,
           "TENCENTCLOUD_SECRET_KEY=" .. em.secret_key,
-          "TENCENTCLOUD_REGION=ap-guangzhou", "CFS_ENDPOINT=" .. em.endpoint,
+          "TENCENTCLOUD_REGION=ap-guangzhou", "CFS_METADATA_URL=off",
+          "CFS_ENDPOINT=" .. em.endpoint,
           "CFS_CA_FILE=" .. em.ca_file, CFS, "create-data-flow", "--batch",
           path }
         for _, w in ipairs(seed_flags()) do words[#words + 1] = w end
