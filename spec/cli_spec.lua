@@ -329,8 +329,9 @@ describe("bin/cfs", function()
         for i, w in ipairs(words) do words[i] = quote(w) end
         -- A private tmux server gives the command a real terminal; the
         -- pane shows what a user would see.
-        local tmux = "tmux -L cfs-cli-spec-" .. os.time() .. "-"
-          .. math.random(1e6)
+        local tmux_socket = os.tmpname()
+        os.remove(tmux_socket)
+        local tmux = "tmux -S " .. quote(tmux_socket)
         assert(os.execute(tmux .. " new-session -d -x 200 -y 40 "
           .. quote(table.concat(words, " ") .. "; echo $? > " .. quote(done)
             .. "; sleep 60")))
@@ -348,6 +349,7 @@ describe("bin/cfs", function()
         local screen = pipe:read "a"
         pipe:close()
         os.execute(tmux .. " kill-server")
+        os.remove(tmux_socket)
         os.remove(done)
         os.remove(path)
         assert.equal(0, status, screen)
