@@ -291,11 +291,19 @@ static void transfer_setup(lua_State *L, transfer *t, int first)
 
 	luaL_checktype(L, first + 1, LUA_TTABLE);
 	n = lua_rawlen(L, first + 1);
+	/* Every check that can raise comes before the list takes memory. */
+	for (i = 1; i <= n; i++) {
+		lua_rawgeti(L, first + 1, (lua_Integer)i);
+		if (lua_type(L, -1) != LUA_TSTRING)
+			luaL_error(L, "cfs.core: header %d is not a string",
+				   (int)i);
+		lua_pop(L, 1);
+	}
 	for (i = 1; i <= n; i++) {
 		struct curl_slist *grown;
 
 		lua_rawgeti(L, first + 1, (lua_Integer)i);
-		grown = curl_slist_append(list, luaL_checkstring(L, -1));
+		grown = curl_slist_append(list, lua_tostring(L, -1));
 		lua_pop(L, 1);
 		if (grown == NULL) {
 			curl_slist_free_all(list);

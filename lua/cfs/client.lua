@@ -627,6 +627,14 @@ end
 function Client:send(action, body, params)
   local mutates = api.actions[action].mutates
   local state, attempts = {}, 0
+  local transport = self.transport
+  if transport.ready and not self.dry_run then
+    local ok, code, message = transport:ready()
+    if not ok then
+      return settle(errors.new { code = code, message = message,
+        action = action, sent = false }, 0, mutates)
+    end
+  end
   while true do
     attempts = attempts + 1
     if not self.dry_run then

@@ -412,6 +412,16 @@ local function exchange_resty_http(self, req, deadline)
 end
 
 
+--- Whether a call can be made now: true, or nil, code, message when the
+-- nginx phase allows no cosocket (checked before the client paces, as
+-- ngx.sleep cannot run there either).
+function Transport:ready()
+  local ok, why = phase_check()
+  if ok then return true end
+  return nil, "UnsupportedPhase", why
+end
+
+
 function Transport:send(req)
   local ok, why = phase_check()
   if not ok then return fail("UnsupportedPhase", why, false) end
