@@ -21,7 +21,9 @@ end
 
 -- Bucket addresses compare without scheme case or a trailing slash.
 function M.normal_address(address)
-  return (address:lower():gsub("/+$", ""))
+  address = address:lower()
+  if address:byte(-1) ~= 47 then return address end  -- no trailing "/"
+  return (address:gsub("/+$", ""))
 end
 
 function M.load(path)

@@ -59,11 +59,13 @@ function M.add(t)
   local list = M.list()
   list[#list + 1] = fault
   dict:set("faults", json.encode(list))
+  util.changed()
   return fault
 end
 
 function M.clear()
   dict:delete("faults")
+  util.changed()
 end
 
 local function applies(fault, action, now)
@@ -78,13 +80,26 @@ local function applies(fault, action, now)
   return true
 end
 
+-- The worker's copy of the faults, as of settings_version (read by
+-- util.refresh_settings at the start of each request).
+local cached, cached_version = {}, nil
+
+local function current()
+  local version = util.settings_version()
+  if version == nil or version ~= cached_version then
+    local text = dict:get("faults")
+    cached, cached_version = text and json.decode(text) or {}, version
+  end
+  return cached
+end
+
 -- The fault for this request (nil if none) and the clock offset to apply.
 function M.take(action)
-  local text = dict:get("faults")
-  if not text then return nil, 0 end
+  local list = current()
+  if #list == 0 then return nil, 0 end
   local now, chosen, offset = ngx.now(), nil, 0
   local clock_taken = false
-  for _, fault in ipairs(json.decode(text)) do
+  for _, fault in ipairs(list) do
     if fault.kind == "clock_offset" then
       if not clock_taken and applies(fault, action, now) then
         clock_taken, offset = true, fault.offset

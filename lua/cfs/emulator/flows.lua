@@ -9,8 +9,12 @@ local config = require("cfs.emulator.config")
 
 local dict, json = util.dict, util.json
 
+-- state requires this module: look it up on first use.
+local state
+
 local function state_enabled()
-  return require("cfs.emulator.state").enabled()
+  state = state or require("cfs.emulator.state")
+  return state.enabled()
 end
 
 local M = {}
@@ -94,11 +98,12 @@ end
 -- Names count characters, not bytes (the body is valid UTF-8 already).
 local function check_name(name)
   if name == nil then return true end
-  local chars = 0
-  local ok = util.each_char(name, function(cp)
-    chars = chars + 1
-    return is_name_char(cp)
-  end)
+  local chars, ok = 0, true
+  local i, n = 1, #name
+  while ok and i <= n do
+    local cp, len = util.char_at(name, i)
+    chars, ok, i = chars + 1, is_name_char(cp), i + len
+  end
   if ok and chars <= MAX_NAME_CHARS then return true end
   return fail("InvalidParameterValue.InvalidDataFlowName",
     "DataFlowName must be at most 64 letters, digits, CJK characters, "

@@ -11,19 +11,27 @@ local M = {}
 local MASKED = { SecretKey = true, Password = true }
 local MASK = "***"
 
-local function mask(value)
-  if type(value) ~= "table" then return value end
-  local out = {}
-  for k, v in pairs(value) do
-    out[k] = MASKED[k] and MASK or mask(v)
+-- Masks in place: the request's decoded body is logged last, once the
+-- action no longer needs it, so no copy is made.
+local function mask(t)
+  for k, v in pairs(t) do
+    if MASKED[k] then
+      t[k] = MASK
+    elseif type(v) == "table" then
+      mask(v)
+    end
   end
-  return out
+  return t
 end
-M.mask = mask
+
+function M.mask(value)
+  if type(value) ~= "table" then return value end
+  return mask(value)
+end
 
 function M.add(entry)
   if entry.params then
-    entry.body = mask(entry.params)
+    entry.body = M.mask(entry.params)
     entry.params = nil
   end
   local size = config.raw.request_log_size

@@ -104,6 +104,14 @@ local function check_token(headers, key)
   end
 end
 
+-- Whether names[i] is among the names before it (lists are short).
+local function repeated(names, i)
+  for j = 1, i - 1 do
+    if names[j] == names[i] then return true end
+  end
+  return false
+end
+
 local function parse_authorization(headers)
   local value = single(headers, "authorization", "Authorization")
   local auth = tc3.parse_authorization(value)
@@ -111,19 +119,31 @@ local function parse_authorization(headers)
     reject("AuthFailure.InvalidAuthorization",
            "The Authorization header is not TC3-HMAC-SHA256's shape.")
   end
-  local seen = {}
-  for _, name in ipairs(auth.names) do
-    if name ~= name:lower() or seen[name] or headers[name] == nil then
+  local names, has_type, has_host = auth.names, false, false
+  for i = 1, #names do
+    local name = names[i]
+    if name ~= name:lower() or headers[name] == nil
+       or repeated(names, i) then
       reject("AuthFailure.InvalidAuthorization",
              "SignedHeaders names a header that is absent or not lower-case.")
     end
-    seen[name] = true
+    has_type = has_type or name == "content-type"
+    has_host = has_host or name == "host"
   end
-  if not seen["content-type"] or not seen["host"] then
+  if not has_type or not has_host then
     reject("AuthFailure.InvalidAuthorization",
            "SignedHeaders must include content-type and host.")
   end
   return auth
+end
+
+local function signed_as(req, auth, key, date, payload, lower)
+  -- handle() admits POST only.
+  local canonical = tc3.canonical_request("POST", req.headers, auth.names,
+    auth.signed_headers, payload, lower)
+  local expected = tc3.signature(key.secret_key, req.timestamp, date, "cfs",
+                                 canonical)
+  return tc3.same(expected, auth.signature)
 end
 
 -- The signature over the request as received; values are also tried
@@ -141,12 +161,9 @@ local function check_signature(req, auth, key, body)
     end
   end
   local payload = tc3.sha256_hex(body)
-  for _, lower in ipairs({ false, true }) do
-    local canonical = tc3.canonical_request(ngx.req.get_method(), headers,
-      auth.names, auth.signed_headers, payload, lower)
-    local expected = tc3.signature(key.secret_key, req.timestamp, date,
-                                   "cfs", canonical)
-    if tc3.same(expected, auth.signature) then return end
+  if signed_as(req, auth, key, date, payload, false)
+     or signed_as(req, auth, key, date, payload, true) then
+    return
   end
   reject("AuthFailure.SignatureFailure",
          "The request signature we calculated does not match.")
@@ -242,11 +259,23 @@ local function judge(req)
   return out
 end
 
+-- ngx.http_time formats through a C call: format each second once.
+local last_second, last_date
+
+local function http_date(now)
+  local second = math.floor(now)
+  if second ~= last_second then
+    last_second, last_date = second, ngx.http_time(second)
+  end
+  return last_date
+end
+
+-- content_type: nil for JSON, nginx.conf's default_type.
 local function send(status, body, content_type, req)
   ngx.status = status
-  ngx.header["Content-Type"] = content_type or "application/json"
+  if content_type then ngx.header["Content-Type"] = content_type end
   local now = req and req.now or util.now(req and req.clock_offset)
-  ngx.header["Date"] = ngx.http_time(math.floor(now))
+  ngx.header["Date"] = http_date(now)
   ngx.header["Content-Length"] = #body
   ngx.print(body)
 end

@@ -67,6 +67,16 @@ local function check_field(field, value, path)
   end
 end
 
+local NULL = util.json.null
+local SCALAR_TYPES = { String = "string", Boolean = "boolean",
+                       Float = "number" }
+
+-- The common case, a scalar of the right type, without building the
+-- field's path (check_field builds it, and finds any fault).
+local function plainly_fits(field, value)
+  return not field[3] and SCALAR_TYPES[field[2]] == type(value)
+end
+
 -- The set of a field list's names, made once per list.
 local known_names = setmetatable({}, { __mode = "k" })
 
@@ -84,12 +94,12 @@ function check_fields(fields, params, prefix)
   for _, field in ipairs(fields) do
     local name = field[1]
     local value = params[name]
-    if value == nil or value == util.json.null then
+    if value == nil or value == NULL then
       if field[4] then
         return "MissingParameter", string.format(
           "The request is missing a required parameter `%s`.", prefix .. name)
       end
-    else
+    elseif not plainly_fits(field, value) then
       local code, message = check_field(field, value, prefix .. name)
       if code then return code, message end
     end

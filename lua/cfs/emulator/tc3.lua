@@ -18,8 +18,14 @@ function M.parse_authorization(value)
     .. "([%w%-]+)/tc3_request, SignedHeaders=([%w%-;]+), "
     .. "Signature=(%x+)$")
   if not secret_id or #signature ~= 64 then return nil end
-  local names = {}
-  for name in signed:gmatch("[^;]+") do names[#names + 1] = name end
+  local names, from = {}, 1
+  while from <= #signed do
+    local semicolon = signed:find(";", from, true) or #signed + 1
+    if semicolon > from then
+      names[#names + 1] = signed:sub(from, semicolon - 1)
+    end
+    from = semicolon + 1
+  end
   return { secret_id = secret_id, date = date, service = service,
            signed_headers = signed, names = names, signature = signature }
 end
@@ -35,22 +41,33 @@ function M.utc_date(timestamp)
   return last_date
 end
 
+local SPACE, TAB = 32, 9
+
+-- Values are seldom padded: test the ends before running patterns.
 local function trim(s)
+  local first, last = s:byte(1), s:byte(-1)
+  if first ~= SPACE and first ~= TAB and last ~= SPACE and last ~= TAB then
+    return s
+  end
   return (s:gsub("^[ \t]+", ""):gsub("[ \t]+$", ""))
 end
+
+local lines = {}
 
 -- headers: lower-cased name -> value as received. lower_values signs values
 -- lower-cased, as the current documentation's example does.
 function M.canonical_request(method, headers, names, signed, payload_hash,
                              lower_values)
-  local lines = {}
-  for i, name in ipairs(names) do
+  local n = #names
+  for i = 1, n do
+    local name = names[i]
     local value = trim(headers[name] or "")
     if lower_values then value = value:lower() end
     lines[i] = name .. ":" .. value .. "\n"
   end
-  return table.concat({ method, "/", "", table.concat(lines), signed,
-                        payload_hash }, "\n")
+  for i = n + 1, #lines do lines[i] = nil end
+  return method .. "\n/\n\n" .. table.concat(lines) .. "\n" .. signed
+         .. "\n" .. payload_hash
 end
 
 -- Derived keys depend only on (secret key, date, service): cache them.

@@ -15,29 +15,42 @@ M.json.decode_max_depth(64)
 -- marked with a sentinel that encode() turns into [] afterwards.
 M.EMPTY_ARRAY = setmetatable({}, { __tostring = function() return "[]" end })
 local SENTINEL = "\1cfs-empty-array\1"
-local SENTINEL_JSON = '"\\u0001cfs-empty-array\\u0001"'
+local SENTINEL_PATTERN = ('"\\u0001cfs-empty-array\\u0001"')
+  :gsub("%p", "%%%0")
 
-local function mark_empty_arrays(value)
-  if value == M.EMPTY_ARRAY then return SENTINEL end
-  if type(value) ~= "table" then return value end
-  for k, v in pairs(value) do value[k] = mark_empty_arrays(v) end
-  return value
+-- Returns whether the table held an empty array (so the text needs fixing).
+local function mark_empty_arrays(t)
+  local marked = false
+  for k, v in pairs(t) do
+    if v == M.EMPTY_ARRAY then
+      t[k], marked = SENTINEL, true
+    elseif type(v) == "table" then
+      marked = mark_empty_arrays(v) or marked
+    end
+  end
+  return marked
 end
 
 function M.encode(value)
-  local text = assert(M.json.encode(mark_empty_arrays(value)))
-  if text:find(SENTINEL_JSON, 1, true) then
-    text = text:gsub((SENTINEL_JSON:gsub("%p", "%%%0")), "[]")
-  end
+  if value == M.EMPTY_ARRAY then return "[]" end
+  local marked = type(value) == "table" and mark_empty_arrays(value)
+  local text = assert(M.json.encode(value))
+  if marked then text = text:gsub(SENTINEL_PATTERN, "[]") end
   -- lua-cjson writes "/" as "\/"; the service does not. An escaped
   -- backslash before a slash ("\\\/") still comes out right.
   if text:find("\\/", 1, true) then text = text:gsub("\\/", "/") end
   return text
 end
 
--- Settings live in the shared dict (any worker's admin request may change
--- them); each worker keeps a copy, reloaded when settings_version moves.
+-- Settings and faults live in the shared dict (any worker's admin request
+-- may change them); each worker keeps copies, reloaded when
+-- settings_version moves, so a request reads one key to know they hold.
 local settings, settings_version = {}, nil
+
+-- The version the worker's copies are at (nil: reload every time).
+function M.settings_version()
+  return settings_version
+end
 
 function M.refresh_settings()
   local version = M.dict:get("settings_version")
@@ -53,10 +66,15 @@ function M.setting(name)
   return settings[name]
 end
 
+-- Tells every worker to reload settings and faults. A fresh value, not a
+-- counter: a reset must not bring an old one back.
+function M.changed()
+  M.dict:set("settings_version", M.uuid())
+end
+
 function M.set_setting(name, value)
   M.dict:set("setting:" .. name, value)
-  -- A fresh value, not a counter: a reset must not bring an old one back.
-  M.dict:set("settings_version", M.uuid())
+  M.changed()
 end
 
 M.SETTING_NAMES = { "rate_limit", "pending_seconds", "data_flow_limit",
@@ -68,12 +86,14 @@ function M.now(extra)
   return ngx.now() + (settings.clock_offset or 0) + (extra or 0)
 end
 
-local random = math.random
+local random, tohex = math.random, bit.tohex
 
+-- A version 4 UUID; bit.tohex, unlike string.format, compiles.
 function M.uuid()
-  return string.format("%08x-%04x-4%03x-%04x-%06x%06x",
-    random(0, 0xffffffff), random(0, 0xffff), random(0, 0xfff),
-    0x8000 + random(0, 0x3fff), random(0, 0xffffff), random(0, 0xffffff))
+  return tohex(random(0, 0xffffffff), 8) .. "-" .. tohex(random(0, 0xffff), 4)
+    .. "-4" .. tohex(random(0, 0xfff), 3) .. "-"
+    .. tohex(0x8000 + random(0, 0x3fff), 4) .. "-"
+    .. tohex(random(0, 0xffffff), 6) .. tohex(random(0, 0xffffff), 6)
 end
 
 function M.seed()
@@ -134,18 +154,16 @@ function M.valid_utf8(s)
   return true
 end
 
--- Calls fn(code_point) for each character of a valid UTF-8 string.
-function M.each_char(s, fn)
-  local i, n = 1, #s
-  while i <= n do
-    local c = s:byte(i)
-    local len = c < 0x80 and 1 or c < 0xE0 and 2 or c < 0xF0 and 3 or 4
-    local cp = len == 1 and c or c % (2 ^ (7 - len))
-    for j = i + 1, i + len - 1 do cp = cp * 64 + s:byte(j) % 64 end
-    if fn(cp) == false then return false end
-    i = i + len
+-- The code point at byte i of a valid UTF-8 string, and its length.
+function M.char_at(s, i)
+  local c = s:byte(i)
+  if c < 0x80 then return c, 1 end
+  local len = c < 0xE0 and 2 or c < 0xF0 and 3 or 4
+  local cp = bit.band(c, bit.rshift(0x7F, len))
+  for j = i + 1, i + len - 1 do
+    cp = cp * 64 + bit.band(s:byte(j), 0x3F)
   end
-  return true
+  return cp, len
 end
 
 return M
