@@ -42,13 +42,13 @@ local hex_out = ffi.new("char[64]")
 
 local function to_hex(bytes)
   local n = #bytes
-  local out = n <= 32 and hex_out or ffi.new("char[?]", 2 * n)
+  local hex = n <= 32 and hex_out or ffi.new("char[?]", 2 * n)
   local p = ffi.cast("const uint8_t *", bytes)
   for i = 0, n - 1 do
-    out[2 * i] = DIGITS[bit.rshift(p[i], 4)]
-    out[2 * i + 1] = DIGITS[bit.band(p[i], 15)]
+    hex[2 * i] = DIGITS[bit.rshift(p[i], 4)]
+    hex[2 * i + 1] = DIGITS[bit.band(p[i], 15)]
   end
-  return ffi.string(out, 2 * n)
+  return ffi.string(hex, 2 * n)
 end
 M.to_hex = to_hex
 

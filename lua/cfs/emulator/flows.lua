@@ -10,11 +10,11 @@ local config = require("cfs.emulator.config")
 local dict, json = util.dict, util.json
 
 -- state requires this module: look it up on first use.
-local state
+local state_module
 
 local function state_enabled()
-  state = state or require("cfs.emulator.state")
-  return state.enabled()
+  state_module = state_module or require("cfs.emulator.state")
+  return state_module.enabled()
 end
 
 local M = {}
