@@ -21,14 +21,11 @@ local function capture(command)
   return out
 end
 
--- Figures go to stdout, and to the bench output when bench/run.sh exists.
+-- Figures go to stdout, and to the file CFS_BENCH_OUT names, if any.
 local function figure(name, value, text)
   print(text)
-  local f = io.open(ROOT .. "/bench/run.sh", "rb")
-  if not f then return end
-  f:close()
-  local out = os.getenv("CFS_BENCH_OUT") or (ROOT .. "/bench/out/bench.txt")
-  os.execute("mkdir -p " .. nginx.shell_quote(out:match("^(.*)/")))
+  local out = os.getenv("CFS_BENCH_OUT")
+  if not out then return end
   local o = io.open(out, "ab")
   if o then
     o:write(("%s=%s\n"):format(name, value))
