@@ -9,11 +9,13 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
+#include "buffer.h"
 #include "core.h"
 #include "sign.h"
 
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -123,37 +125,92 @@ static void push_steps(lua_State *L, cfs_signer *s, const cfs_sign_input *in,
 	lua_setfield(L, -2, "signature");
 }
 
+/* Reads the arguments 2..8 that every signing method shares. */
+static cfs_signer *sign_input(lua_State *L, cfs_sign_input *in)
+{
+	signer_box *box = luaL_checkudata(L, 1, SIGNER_META);
+
+	if (box->signer == NULL)
+		luaL_error(L, "cfs.core: signer used after close");
+	in->secret_id = check_header_text(L, 2, "secret_id");
+	in->secret_key = luaL_checklstring(L, 3, &in->secret_key_len);
+	in->timestamp = check_timestamp(L, 4);
+	in->service = check_header_text(L, 5, "service");
+	in->host = check_header_text(L, 6, "host");
+	in->content_type = check_header_text(L, 7, "content_type");
+	in->body = luaL_checklstring(L, 8, &in->body_len);
+	return box->signer;
+}
+
+static void sign_or_raise(lua_State *L, cfs_signer *s, const cfs_sign_input *in,
+			  cfs_sign_steps *steps, char *auth, size_t auth_size)
+{
+	if (cfs_sign(s, in, steps, auth, auth_size) != 0)
+		luaL_error(L, "cfs.core: cannot sign (a field is too long, the "
+			      "timestamp out of range, or OpenSSL failed)");
+}
+
 /*
  * signer:sign(secret_id, secret_key, timestamp, service, host,
  *             content_type, body [, steps]) -> authorization [, steps]
  */
 static int signer_sign(lua_State *L)
 {
-	signer_box *box = luaL_checkudata(L, 1, SIGNER_META);
 	cfs_sign_input in;
 	cfs_sign_steps steps;
 	char auth[AUTH_SIZE];
-	int want_steps = lua_toboolean(L, 9);
+	cfs_signer *s = sign_input(L, &in);
 
-	if (box->signer == NULL)
-		return luaL_error(L, "cfs.core: signer used after close");
-	in.secret_id = check_header_text(L, 2, "secret_id");
-	in.secret_key = luaL_checklstring(L, 3, &in.secret_key_len);
-	in.timestamp = check_timestamp(L, 4);
-	in.service = check_header_text(L, 5, "service");
-	in.host = check_header_text(L, 6, "host");
-	in.content_type = check_header_text(L, 7, "content_type");
-	in.body = luaL_checklstring(L, 8, &in.body_len);
-
-	if (cfs_sign(box->signer, &in, &steps, auth, sizeof(auth)) != 0)
-		return luaL_error(L, "cfs.core: cannot sign (a field is too "
-				     "long, the timestamp out of range, or "
-				     "OpenSSL failed)");
+	sign_or_raise(L, s, &in, &steps, auth, sizeof(auth));
 	lua_pushstring(L, auth);
-	if (!want_steps)
+	if (!lua_toboolean(L, 9))
 		return 1;
-	push_steps(L, box->signer, &in, &steps);
+	push_steps(L, s, &in, &steps);
 	return 2;
+}
+
+/*
+ * signer:headers(secret_id, secret_key, timestamp, service, host,
+ *                content_type, body, fixed [, token]) -> header lines
+ *
+ * The whole header list of one request, in one call: Authorization and
+ * X-TC-Timestamp, then the lines of `fixed` (those that do not change
+ * between calls), then X-TC-Token when there is one.
+ */
+static int signer_headers(lua_State *L)
+{
+	cfs_sign_input in;
+	cfs_sign_steps steps;
+	char line[AUTH_SIZE + 64];
+	cfs_signer *s = sign_input(L, &in);
+	const char *token = NULL;
+	size_t i, n;
+	int out;
+
+	luaL_checktype(L, 9, LUA_TTABLE);
+	if (!lua_isnoneornil(L, 10))
+		token = check_header_text(L, 10, "token");
+	memcpy(line, "Authorization: ", 15);
+	sign_or_raise(L, s, &in, &steps, line + 15, sizeof(line) - 15);
+
+	n = lua_rawlen(L, 9);
+	lua_createtable(L, (int)n + 3, 0);
+	out = lua_gettop(L);
+	lua_pushstring(L, line);
+	lua_rawseti(L, out, 1);
+	snprintf(line, sizeof(line), "X-TC-Timestamp: %lld",
+		 (long long)in.timestamp);
+	lua_pushstring(L, line);
+	lua_rawseti(L, out, 2);
+	for (i = 1; i <= n; i++) {
+		lua_rawgeti(L, 9, (lua_Integer)i);
+		lua_rawseti(L, out, (lua_Integer)i + 2);
+	}
+	if (token != NULL) {
+		lua_pushfstring(L, "X-TC-Token: %s", token);
+		lua_rawseti(L, out, (lua_Integer)n + 3);
+	}
+	return 1;
 }
 
 static int signer_close(lua_State *L)
@@ -241,6 +298,7 @@ static int l_sleep(lua_State *L)
 
 static const luaL_Reg signer_methods[] = {
 	{ "sign", signer_sign },
+	{ "headers", signer_headers },
 	{ "close", signer_close },
 	{ NULL, NULL },
 };
@@ -317,7 +375,8 @@ int luaopen_cfs_core(lua_State *L)
 	lua_pushliteral(L, "k");
 	lua_setfield(L, -2, "__mode");
 	lua_setmetatable(L, -2);
-	lua_pushcclosure(L, cfs_l_encode, 1);
+	cfs_buffer_push(L);
+	lua_pushcclosure(L, cfs_l_encode, 2);
 	lua_setfield(L, -2, "encode");
 	lua_pushliteral(L, CFS_VERSION);
 	lua_setfield(L, -2, "_VERSION");

@@ -21,6 +21,7 @@
 
 #define MAX_DEPTH 16
 #define PATH_SIZE 512
+#define SCRATCH_KEEP (64 * 1024)
 
 /* One step of the path to the value being encoded: a field or an index.
  * Kept as pointers and numbers, and written out only for an error. */
@@ -158,6 +159,28 @@ static void path_pop(encoder *e, int saved)
 
 
 /* Escapes as JSON.stringify does; checks UTF-8 only past ASCII. */
+/* Bytes copied as they are: printable ASCII but for the quote (0x22) and
+ * the backslash (0x5C). One lookup a byte keeps the common loop short. */
+static const unsigned char PLAIN[256] = {
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x00 */
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x10 */
+	1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x20 */
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x30 */
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x40 */
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, /* 0x50 */
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x60 */
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x70 */
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x80 */
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x90 */
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0xA0 */
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0xB0 */
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0xC0 */
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0xD0 */
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0xE0 */
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0xF0 */
+};
+
+
 static int put_string(encoder *e, const char *s, size_t len)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -171,7 +194,7 @@ static int put_string(encoder *e, const char *s, size_t len)
 		char esc[6] = { '\\', 0, '0', '0', 0, 0 };
 		size_t esc_len = 2;
 
-		if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80)
+		if (PLAIN[c])
 			continue;
 		if (c >= 0x80) {
 			size_t n = utf8_sequence(u + i, len - i);
@@ -605,7 +628,10 @@ int cfs_l_encode(lua_State *L)
 	lua_settop(L, 2);
 	memset(&e, 0, sizeof(e));
 	e.L = L;
-	e.out = cfs_buffer_push(L);
+	/* Upvalue 2: this state's scratch buffer. The encoder never runs Lua
+	 * code (raw access only), so no second encode can start meanwhile. */
+	e.out = lua_touserdata(L, lua_upvalueindex(2));
+	e.out->len = 0;
 	if (cfs_buffer_reserve(e.out, 1024) != 0)
 		return luaL_error(L, "cfs.core: out of memory");
 
@@ -616,10 +642,13 @@ int cfs_l_encode(lua_State *L)
 		lua_pushstring(L, e.code ? e.code : "InvalidParameter");
 		lua_pushstring(L, e.path_text);
 		lua_pushstring(L, e.message);
-		cfs_buffer_release(e.out);
-		return 4;
+		rc = 4;
+	} else {
+		lua_pushlstring(L, e.out->data, e.out->len);
+		rc = 1;
 	}
-	lua_pushlstring(L, e.out->data, e.out->len);
-	cfs_buffer_release(e.out);
-	return 1;
+	/* Keep a small buffer for the next call, not a large one. */
+	if (e.out->cap > SCRATCH_KEEP)
+		cfs_buffer_release(e.out);
+	return rc;
 }

@@ -25,7 +25,6 @@ local floor, abs = math.floor, math.abs
 local find, match, format, lower = string.find, string.match, string.format,
   string.lower
 local concat = table.concat
-local unpack = table.unpack or unpack
 local getenv, os_time = os.getenv, os.time
 
 local VERSION = core._VERSION
@@ -375,14 +374,8 @@ function Client:build_request(action, body, mutates)
     self.checked_id, self.checked_token = id, token
   end
   local timestamp = floor(self.clock() + self.clock_offset)
-  local authorization = self.signer:sign(id, key, timestamp, SERVICE,
-    self.host, CONTENT_TYPE, body)
-  local headers = {
-    "Authorization: " .. authorization,
-    "X-TC-Timestamp: " .. timestamp,
-    unpack(self.fixed_headers[action]),
-  }
-  if token then headers[#headers + 1] = "X-TC-Token: " .. token end
+  local headers = self.signer:headers(id, key, timestamp, SERVICE, self.host,
+    CONTENT_TYPE, body, self.fixed_headers[action], token)
   return { url = self.url, headers = headers, body = body,
     idempotent = not mutates }
 end
@@ -698,6 +691,95 @@ function Client:data_flows(filter)
       if #page == 0 then done = true return nil end
     end
     return page[index]
+  end
+end
+
+
+-- What wait_data_flow takes, with its defaults (seconds).
+local WAIT_DEFAULTS = { timeout = 300, interval = 1, backoff = 1.5,
+  max_interval = 10 }
+
+local function wait_options(opts)
+  if opts ~= nil and type(opts) ~= "table" then
+    error("cfs: wait_data_flow: opts must be a table, got " .. type(opts), 3)
+  end
+  local o = { clock = core.monotonic }
+  for name, value in pairs(WAIT_DEFAULTS) do o[name] = value end
+  for name, value in pairs(opts or {}) do
+    local want = name == "clock" and "function" or "number"
+    if not (WAIT_DEFAULTS[name] or name == "clock") or type(value) ~= want then
+      error("cfs: wait_data_flow: option " .. tostring(name) .. " must be "
+        .. (want == "function" and "a function" or "one of timeout, "
+        .. "interval, backoff, max_interval (numbers), clock"), 3)
+    end
+    o[name] = value
+  end
+  return o
+end
+
+
+local function wait_error(code, id, message, res, flow)
+  return nil, errors.new { code = code, data_flow_id = id, flow = flow,
+    message = "data flow " .. id .. " " .. message,
+    request_id = res and res.RequestId }
+end
+
+
+--- Waits until a data flow is `available`, polling DescribeDataFlow:
+-- first after `interval` seconds, then `backoff` times longer each time,
+-- up to `max_interval`, until `timeout` seconds have passed.
+-- Sleeps with the client's `sleep` (ngx.sleep under OpenResty).
+-- @string id the DataFlowId
+-- @tab[opt] opts `timeout` (300), `interval` (1), `backoff` (1.5),
+-- `max_interval` (10), `clock` (seconds; default cfs.core.monotonic)
+-- @treturn[1] table the DataFlowInfo, Status `available`
+-- @return[2] nil
+-- @treturn[2] cfs.errors `DataFlowUnavailable` (`err.flow` holds it),
+-- `DataFlowNotFound` (gone or being deleted), `WaitTimeout`, or the
+-- DescribeDataFlow call's own error
+-- @usage
+-- local client = require("cfs").new()
+-- local created = assert(client:create_data_flow {
+--   FileSystemId = "cfs-44d53b63e", SourceStorageType = "S3_COS",
+--   SourceStorageAddress =
+--     "https://aileen-data-flow-1251000004.cos.ap-guangzhou.myqcloud.com",
+--   SourcePath = "wait", TargetPath = "/cfs/wait",
+--   SecretId = "AKIDEXAMPLEEXAMPLE", SecretKey = "exampleSecretKeyValue" })
+-- local flow, err = client:wait_data_flow(created.DataFlowId,
+--   { timeout = 60, interval = 0.5 })
+-- assert(flow, tostring(err))
+-- assert(flow.Status == "available")
+function Client:wait_data_flow(id, opts)
+  if type(id) ~= "string" then
+    error("cfs: wait_data_flow: id must be a string, got " .. type(id), 2)
+  end
+  local o = wait_options(opts)
+  local deadline, interval = o.clock() + o.timeout, o.interval
+  while true do
+    local res, err = self:call("DescribeDataFlow", { DataFlowId = id })
+    if not res then return nil, err end
+    local flow
+    for _, f in ipairs(res.DataFlows or {}) do
+      if f.DataFlowId == id then flow = f end
+    end
+    local status = flow and flow.Status
+    if status == "available" then return flow end
+    if status == "unavailable" then
+      return wait_error("DataFlowUnavailable", id, "is unavailable", res,
+        flow)
+    end
+    if not flow or status == "deleting" then
+      return wait_error("DataFlowNotFound", id, flow and "is being deleted"
+        or "does not exist (deleted?)", res, flow)
+    end
+    local left = deadline - o.clock()
+    if left <= 0 then
+      return wait_error("WaitTimeout", id, "is still " .. tostring(status)
+        .. " after " .. o.timeout .. " s", res, flow)
+    end
+    self.sleep(interval < left and interval or left)
+    interval = interval * o.backoff
+    if interval > o.max_interval then interval = o.max_interval end
   end
 end
 
