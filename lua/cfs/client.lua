@@ -663,9 +663,27 @@ function Client:rate(action)
 end
 
 
+-- A DescribeDataFlow answer whose list the iterator can walk: a null
+-- (cjson.null) or a non-object where a table belongs is InvalidResponse,
+-- never a Lua error in the caller, or in a create's recovery.
+local function checked_page(res)
+  local flows, total = res.DataFlows, res.TotalCount
+  local ok = (flows == nil or type(flows) == "table")
+    and (total == nil or type(total) == "number")
+  for _, flow in ipairs(ok and flows or {}) do
+    ok = ok and type(flow) == "table"
+  end
+  if ok then return res end
+  return nil, errors.new { code = "InvalidResponse",
+    action = "DescribeDataFlow", request_id = res.RequestId,
+    message = "answer's DataFlows is not a list of objects" }
+end
+
+
 --- Every data flow that matches `filter` (FileSystemId, DataFlowId),
 -- fetched a page of 100 at a time: `for flow, err in client:data_flows()`.
--- On failure the loop gets nil, err once and stops.
+-- On failure the loop body gets false, err once, then the loop stops
+-- (a generic for would end at once on nil, hiding the error).
 -- @tab[opt] filter `FileSystemId`, `DataFlowId`
 -- @treturn function an iterator of DataFlowInfo tables
 -- @usage
@@ -682,10 +700,12 @@ function Client:data_flows(filter)
     index = index + 1
     if not page or index > #page then
       if total and offset >= total then done = true return nil end
-      local params = { Limit = 100, Offset = offset }
+      local params = {}
       for k, v in pairs(filter) do params[k] = v end
+      params.Limit, params.Offset = 100, offset
       local res, err = self:call("DescribeDataFlow", params)
-      if not res then done = true return nil, err end
+      if res then res, err = checked_page(res) end
+      if not res then done = true return false, err end
       page, index, total = res.DataFlows or {}, 1, res.TotalCount or 0
       offset = offset + #page
       if #page == 0 then done = true return nil end
@@ -707,12 +727,20 @@ local function wait_options(opts)
   for name, value in pairs(WAIT_DEFAULTS) do o[name] = value end
   for name, value in pairs(opts or {}) do
     local want = name == "clock" and "function" or "number"
-    if not (WAIT_DEFAULTS[name] or name == "clock") or type(value) ~= want then
-      error("cfs: wait_data_flow: option " .. tostring(name) .. " must be "
-        .. (want == "function" and "a function" or "one of timeout, "
-        .. "interval, backoff, max_interval (numbers), clock"), 3)
+    if not (WAIT_DEFAULTS[name] or name == "clock") then
+      error("cfs: wait_data_flow: unknown option '" .. tostring(name)
+        .. "'", 3)
+    end
+    if type(value) ~= want then
+      error("cfs: wait_data_flow: option " .. name .. " must be a " .. want
+        .. ", got " .. type(value), 3)
     end
     o[name] = value
+  end
+  -- a zero interval would poll as fast as the service answers
+  if o.interval <= 0 or o.max_interval <= 0 or o.backoff < 1 then
+    error("cfs: wait_data_flow: interval and max_interval must be above 0,"
+      .. " backoff at least 1", 3)
   end
   return o
 end

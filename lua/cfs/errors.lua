@@ -36,6 +36,9 @@ errors.codes = {
   DeadlineExceeded = "the batch's deadline passed before this call ran",
   CallbackError = "a user callback raised an error",
   UnsupportedPhase = "called from an nginx phase where cosockets cannot run",
+  DataFlowUnavailable = "the data flow waited for became unavailable",
+  DataFlowNotFound = "the data flow waited for is gone or being deleted",
+  WaitTimeout = "the data flow was not available within the wait's timeout",
 }
 
 local Error = {}
