@@ -12,11 +12,13 @@ local function read(path)
 end
 
 -- A field becomes [name, type, array, required]: small, and ordered.
+-- Required is for input only: a structure's always_present says what an
+-- answer holds, required_when_input what a request must give.
 local function fields(list)
   local out = {}
   for i, f in ipairs(list) do
     out[i] = { f.name, f.type, f.array and true or false,
-               (f.required or f.always_present) and true or false }
+               (f.required or f.required_when_input) and true or false }
   end
   return out
 end
