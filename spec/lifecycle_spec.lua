@@ -406,3 +406,86 @@ describe("the data-flow lifecycle against the emulator", function()
     end)
   end)
 end)
+
+
+-- What examples/lifecycle.lua printed, checked step by step.
+local function check_example_output(out)
+  local id = out:match "created:   (cfs%-dataflow%-%x+)"
+  assert.is_string(id, out)
+  local escaped = id:gsub("%-", "%%-")
+  assert.truthy(out:find("available: " .. escaped .. " available\n"), out)
+  assert.truthy(out:find("listed:    " .. escaped
+    .. " lifecycle_demo available /cfs/lifecycle/\n"), out)
+  assert.truthy(out:find("renamed:   " .. escaped .. " lifecycle_renamed\n"),
+    out)
+  assert.truthy(out:find("deleted:   " .. escaped
+    .. " %(DataFlowNotFound%)\n"), out)
+  return id
+end
+
+
+-- The output and whether the command succeeded (LuaJIT's close cannot
+-- tell, so the shell prints the status).
+local function run(command)
+  local pipe = assert(io.popen(command .. " 2>&1; echo \"exit=$?\""))
+  local out = pipe:read "*a"
+  pipe:close()
+  local status = out:match "exit=(%d+)%s*$"
+  return out:gsub("exit=%d+%s*$", ""), status == "0"
+end
+
+
+local function quote(s)
+  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+
+
+describe("examples/lifecycle.lua", function()
+  local ROOT = emulator.ROOT
+
+  it("runs against an emulator given by the environment", function()
+    local em = emulator.start { workers = 1 }
+    finally(function() em:stop() end)
+    em:settings { pending_seconds = 1 }
+    local env = table.concat({
+      "LUA_PATH=" .. quote(ROOT .. "/lua/?.lua;" .. ROOT
+        .. "/lua/?/init.lua;;"),
+      "LUA_CPATH=" .. quote(ROOT .. "/build/5.4/?.so;;"),
+      "endpoint=" .. quote(em.endpoint), "ca_file=" .. quote(em.ca_file),
+      "secret_id=" .. quote(em.secret_id),
+      "secret_key=" .. quote(em.secret_key),
+      "TENCENTCLOUD_REGION=ap-guangzhou", "CFS_METADATA_URL=off",
+    }, " ")
+    local out, ok = run("env " .. env .. " lua5.4 "
+      .. quote(ROOT .. "/examples/lifecycle.lua"))
+    assert.truthy(ok, out)
+    local id = check_example_output(out)
+    local flows = em:flows()
+    assert.equal(1, #flows)
+    assert.equal(id, flows[1].DataFlowId)
+    assert.equal("lifecycle_renamed", flows[1].DataFlowName)
+    assert.equal("deleting", flows[1].Status)
+    local actions = {}
+    for _, r in ipairs(em:requests()) do
+      actions[r.action] = (actions[r.action] or 0) + 1
+    end
+    assert.equal(1, actions.CreateDataFlow)
+    assert.equal(1, actions.ModifyDataFlow)
+    assert.equal(1, actions.DeleteDataFlow)
+  end)
+
+  it("runs with one command: sh examples/run.sh lifecycle", function()
+    local out, ok = run("sh " .. quote(ROOT .. "/examples/run.sh")
+      .. " lifecycle")
+    assert.truthy(ok, out)
+    check_example_output(out)
+    assert.truthy(out:find("emulator: https://127.0.0.1:", 1, true), out)
+  end)
+
+  it("run.sh refuses an example that does not exist", function()
+    local out, ok = run("sh " .. quote(ROOT .. "/examples/run.sh")
+      .. " no_such_example")
+    assert.falsy(ok)
+    assert.truthy(out:find("no examples/no_such_example.lua", 1, true), out)
+  end)
+end)
