@@ -278,3 +278,28 @@ describe("every action", function()
     end)
   end
 end)
+
+
+describe("descriptions load on first use", function()
+  it("a first call loads its action's description only", function()
+    local root = emulator.ROOT
+    local script = os.tmpname()
+    local f = assert(io.open(script, "wb"))
+    f:write [[
+      local client = require("cfs").new { secret_id = "AKIDEXAMPLE",
+        secret_key = "example", region = "ap-guangzhou", dry_run = true }
+      assert(client:describe_data_flow { Limit = 1 })
+      for name in pairs(package.loaded) do
+        if name:find "^cfs%.api%.actions%." then print(name) end
+      end
+    ]]
+    f:close()
+    local pipe = assert(io.popen("LUA_PATH='" .. root .. "/lua/?.lua;"
+      .. root .. "/lua/?/init.lua;;' LUA_CPATH='" .. root
+      .. "/build/5.4/?.so;;' lua5.4 " .. script .. " 2>&1"))
+    local out = pipe:read "*a"
+    pipe:close()
+    os.remove(script)
+    assert.equal("cfs.api.actions.DescribeDataFlow\n", out)
+  end)
+end)
