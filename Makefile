@@ -108,7 +108,8 @@ asan: $(BUILD)/asan/cfs/core.so $(BUILD)/asan/unpreload.so
 # whole suite would take too long there). keep-debuginfo: lua_close
 # unloads core.so before the leak check would name its functions.
 VALGRIND_SPECS ?= spec/core_sign_spec.lua spec/core_encode_spec.lua \
-	spec/core_decode_spec.lua spec/client_spec.lua
+	spec/core_decode_spec.lua spec/client_spec.lua spec/hostile_spec.lua \
+	spec/canary_spec.lua
 valgrind: $(BUILD)/5.4/cfs/core.so
 	LUA_PATH="$(TEST_LUA_PATH)" LUA_CPATH="$(CURDIR)/$(BUILD)/5.4/?.so;;" \
 	valgrind --quiet --leak-check=full --keep-debuginfo=yes \
