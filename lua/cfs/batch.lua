@@ -20,10 +20,10 @@
 -- waits no longer than the wait next_start gave, and when
 -- plan:deadline_passed(now) aborts what it has in flight and calls
 -- plan:cut(calls_in_flight). Here the engine is libcurl's multi handle
--- (engines.curl); an OpenResty engine runs each started call in an
--- ngx.thread light thread (transport:send(plan:request(call)), then
--- plan:answered) and sleeps with ngx.sleep between next_start calls:
--- the plan is the same, so the semantics are too.
+-- (engines.curl); under nginx, cfs.batch_resty sends each started call
+-- in an ngx.thread light thread and sleeps with ngx.sleep (chosen when
+-- the transport has `light_threads`): the plan is the same, so the
+-- semantics are too.
 -- @module cfs.batch
 
 local core = require "cfs.core"
@@ -473,6 +473,8 @@ function batch.run(client, action, list, opts)
   local engine = engines.curl
   if client.dry_run then
     engine = engines.serial
+  elseif client.transport.light_threads then
+    engine = require "cfs.batch_resty"
   elseif not client.transport.multi then
     engine = engines.blocking
   end

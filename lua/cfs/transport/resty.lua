@@ -39,6 +39,10 @@ local resty = { _VERSION = "0.1" }
 local Transport = {}
 Transport.__index = Transport
 
+-- Tells cfs.batch to run batches with its light-thread engine
+-- (cfs.batch_resty): `send` yields only its own light thread.
+Transport.light_threads = true
+
 -- Where ngx_lua lets a cosocket run.
 local COSOCKET_PHASES = {
   rewrite = true, access = true, content = true, timer = true,
