@@ -123,13 +123,15 @@ FUZZ_CC = clang
 FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_SECONDS ?= 60
+# lua-cjson's library by its run-time name: the -dev package is not needed.
+FUZZ_CJSON = -l:liblua5.4-cjson.so.0
 FUZZ_TARGETS = decode encode sign
 FUZZ_BINS = $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
 
 $(BUILD)/fuzz/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz_lua.h $(SRC) $(HDR)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) $(WARN) -Isrc $(LUA54_INC) $(CURL_CFLAGS) \
-		-o $@ $< $(SRC) -llua5.4-cjson -llua5.4 $(LIBS) -lm
+		-o $@ $< $(SRC) $(FUZZ_CJSON) -llua5.4 $(LIBS) -lm
 
 fuzz: $(FUZZ_BINS)
 
