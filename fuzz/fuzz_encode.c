@@ -244,9 +244,9 @@ static void step(lua_State *L, program *pr, int root)
 		}
 		break;
 	default:
-		/* A table holding itself, for the depth limit. Never the same
+		/* A table holding itself, for the depth limit. Never one
 		 * table under two parents: a shared one is walked once per
-		 * parent, and 16 levels of that is 2^16 walks, not a finding. */
+		 * parent, k^16 walks at the depth limit, not a finding. */
 		if (top > root && lua_istable(L, -1)) {
 			lua_pushstring(L, KEYS[next_byte(pr) % COUNT(KEYS)]);
 			lua_pushvalue(L, -2);

@@ -202,7 +202,7 @@ describe("hostile answers", function()
     next_call_is_clean(c, excess)
   end)
 
-  it("fails with NetworkError when the body is shorter than promised", function()
+  it("fails with NetworkError when the body is cut short", function()
     local c, err, broken = hostile "long_length"
     assert.are.equal("NetworkError", err.code)
     next_call_is_clean(c, broken)
