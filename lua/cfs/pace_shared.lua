@@ -6,10 +6,11 @@
 --   local pacer = require("cfs.pace_shared").new { dict = "cfs_pace" }
 --   local client = cfs.new { pacer = pacer, ... }
 --
--- Time is cut into slots of 1/rate seconds, aligned on whole seconds (the
--- service counts calls per second). A call claims the first free slot
--- with ngx.shared.DICT:add, which is atomic across workers, and waits
--- until its slot begins. A slot's key expires a second after the slot.
+-- Time is cut into slots of (1 + slack)/rate seconds (slack 5 % by
+-- default, so that a call reaching the service a little late never lands
+-- beside a full second's share). A call claims the first free slot with
+-- ngx.shared.DICT:add, which is atomic across workers, and waits until
+-- its slot begins. A slot's key expires a second after the slot.
 
 local ngx = ngx
 local type, error, setmetatable = type, error, setmetatable
@@ -45,6 +46,7 @@ function pace_shared.new(opts)
   return setmetatable({
     dict = dict, prefix = opts.prefix or "cfs:pace:",
     clock = opts.clock or now,
+    slack = opts.slack or 0.05,
   }, Pacer)
 end
 
@@ -53,6 +55,9 @@ end
 -- reserved by taking it.
 function Pacer:take(action, rate)
   if not rate or rate <= 0 then return 0 end
+  -- As in cfs.pace: slots spaced at exactly 1/rate let one late arrival
+  -- land beside the next second's full share; keep `slack` under it.
+  rate = rate / (1 + self.slack)
   local t = self.clock()
   local dict = self.dict
   local base = self.prefix .. action .. ":"
