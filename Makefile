@@ -5,7 +5,7 @@ CC ?= cc
 CFLAGS ?= -O2 -g
 WARN = -std=c99 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wpointer-arith
 CURL_CFLAGS := $(shell pkg-config --cflags libcurl 2>/dev/null)
-LIBS = -lcurl -lcrypto -lpthread
+LIBS = -lcurl -lcrypto -lpthread -lm
 
 SRC = src/core.c src/sign.c src/encode.c src/decode.c src/http.c \
       src/buffer.c

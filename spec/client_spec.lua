@@ -123,6 +123,27 @@ describe("client against the emulator", function()
     assert.are.equal(0, #em:requests())
   end)
 
+  it("refuses a call without a region before sending it", function()
+    local c = cfs.new { secret_id = em.secret_id, secret_key = em.secret_key,
+      endpoint = em.endpoint, ca_file = em.ca_file }
+    local _, err = c:create_data_flow(SEED)
+    assert.are.equal("MissingParameter", err.code)
+    assert.are.equal("region", err.field)
+    assert.are.equal(0, err.attempts)
+    assert.are.equal(0, #em:requests())
+    -- Documented as needing none.
+    assert(c:describe_cfs_file_systems {})
+  end)
+
+  it("says no attempt was made when the input was refused", function()
+    local _, err = client():create_data_flow(with { TargetPath = "x" })
+    assert.are.equal(0, err.attempts)
+  end)
+
+  it("refuses a token without the key pair it belongs to", function()
+    assert.has_error(function() cfs.new { token = "t" } end)
+  end)
+
   it("suggests the closest field name for an unknown one", function()
     local _, err = client():create_data_flow(with { FileSystemID = "x" })
     assert.truthy(err.message:find("did you mean 'FileSystemId'", 1, true))

@@ -16,6 +16,18 @@ describe("cfs.core.decode", function()
     assert.are.equal("c5369436-aaaa", res.RequestId)
   end)
 
+  it("gives whole numbers back as integers where Lua has them", function()
+    local res = core.decode(200, '{"Response":{"TotalCount":4,'
+      .. '"Sizes":[1,2.5],"RequestId":"r"}}')
+    assert.are.equal(4, res.TotalCount)
+    assert.are.equal(2.5, res.Sizes[2])
+    if math.type then
+      assert.are.equal("integer", math.type(res.TotalCount))
+      assert.are.equal("integer", math.type(res.Sizes[1]))
+      assert.are.equal("float", math.type(res.Sizes[2]))
+    end
+  end)
+
   it("returns the service's code, message and RequestId", function()
     local code, message, request_id = refusal(200, '{"Response":{"Error":'
       .. '{"Code":"ResourceNotFound.FileSystemNotFound","Message":"no fs"},'

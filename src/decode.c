@@ -49,6 +49,42 @@ static int api_error(lua_State *L, int error, int request_id)
 }
 
 
+/*
+ * lua-cjson 2.1 gives every JSON number as a float. Lua 5.3 and later tell
+ * integers apart, and a count or a size read back as 4.0 surprises: whole
+ * numbers that fit an integer become integers. Depth is bounded by the
+ * decoder's own limit.
+ */
+static void integers(lua_State *L, int t, int depth)
+{
+#if LUA_VERSION_NUM >= 503
+	if (depth > 64)
+		return;
+	luaL_checkstack(L, 4, "cfs.core: decoding");
+	lua_pushnil(L);
+	while (lua_next(L, t) != 0) {
+		int type = lua_type(L, -1);
+
+		if (type == LUA_TNUMBER && !lua_isinteger(L, -1)) {
+			lua_Number n = lua_tonumber(L, -1);
+			lua_Integer i;
+
+			if (lua_numbertointeger(n, &i) && (lua_Number)i == n) {
+				lua_pushvalue(L, -2);
+				lua_pushinteger(L, i);
+				lua_rawset(L, t);
+			}
+		} else if (type == LUA_TTABLE) {
+			integers(L, lua_gettop(L), depth + 1);
+		}
+		lua_pop(L, 1);
+	}
+#else
+	(void)L, (void)t, (void)depth;
+#endif
+}
+
+
 int cfs_l_decode(lua_State *L)
 {
 	lua_Integer status = luaL_checkinteger(L, 1);
@@ -97,6 +133,7 @@ int cfs_l_decode(lua_State *L)
 			       request_id);
 	if (!request_id)
 		return invalid(L, "answer has no RequestId", 0);
+	integers(L, response, 0);
 	lua_pushvalue(L, response);
 	return 1;
 }

@@ -35,6 +35,12 @@ local API_VERSION = api.version
 local DEFAULT_ENDPOINT = api.endpoint
 local MAX_CLOCK_OFFSET = 86400
 
+-- Actions whose documentation lists Region as optional; every other one
+-- is refused before sending when the client has no region.
+local REGION_OPTIONAL = {
+  DescribeCfsFileSystems = true, UpdateCfsFileSystemName = true,
+}
+
 local Client = {}
 
 --- Every option cfs.new takes; anything else is refused.
@@ -113,6 +119,10 @@ end
 
 local function make_credentials(opts)
   if opts.credentials then return opts.credentials end
+  if opts.token and not (opts.secret_id and opts.secret_key) then
+    option_error("token goes with secret_id and secret_key (a session "
+      .. "token belongs to one temporary key pair)")
+  end
   if opts.secret_id or opts.secret_key then
     if not (opts.secret_id and opts.secret_key) then
       option_error("secret_id and secret_key go together")
@@ -505,7 +515,16 @@ function Client:call(action, params)
       .. type(params), 2)
   end
   local body, err = self:encode(action, params)
-  if not body then return nil, err end
+  if not body then
+    err.attempts = 0
+    return nil, err
+  end
+  if not self.region and not REGION_OPTIONAL[action] then
+    return nil, errors.new { code = "MissingParameter", field = "region",
+      action = action, attempts = 0,
+      message = "region: " .. action .. " needs a region; set the region "
+        .. "option or TENCENTCLOUD_REGION (e.g. ap-guangzhou)" }
+  end
   return self:send(action, body, params)
 end
 
