@@ -193,6 +193,19 @@ describe("bin/cfs", function()
         assert.same({}, em:requests())
       end)
 
+    it("names the right help and the flag for a refused http endpoint",
+      function()
+        local _, err, status = cfs { "describe-data-flow", "--endpoint",
+          "http://cfs.example.invalid", "--dry-run" }
+        assert.equal(2, status)
+        assert.truthy(err:find("Try 'cfs --help'.", 1, true), err)
+        assert.falsy(err:find("cfs 0", 1, true), err)
+        local out, err2, status2 = cfs { "describe-data-flow", "--endpoint",
+          "http://cfs.example.invalid", "--insecure-http", "--dry-run" }
+        assert.equal(0, status2, err2)
+        assert.truthy(out:find("http://cfs.example.invalid/", 1, true), out)
+      end)
+
     it("is 3 when the service answers with an error, the code on stderr",
       function()
         local flags = seed_flags("/cfs/api")
