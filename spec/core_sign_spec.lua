@@ -38,6 +38,14 @@ describe("cfs.core signer", function()
     end)
   end
 
+  it("returns the steps only when asked for them", function()
+    local c = fixture("tc3-official-sdk.json")[1]
+    local auth, steps = sign(signer, c)
+    assert.are.equal(c.authorization, auth)
+    assert.is_nil(steps)
+    assert.are.equal(1, select("#", sign(signer, c)))
+  end)
+
   it("hashes the body bytes sent, as the SDK did", function()
     for _, c in ipairs(fixture "tc3-official-sdk.json") do
       local _, steps = sign(signer, c, true)

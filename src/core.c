@@ -160,10 +160,11 @@ static int signer_sign(lua_State *L)
 	cfs_sign_steps steps;
 	char auth[AUTH_SIZE];
 	cfs_signer *s = sign_input(L, &in);
+	int want_steps = lua_toboolean(L, 9);
 
 	sign_or_raise(L, s, &in, &steps, auth, sizeof(auth));
 	lua_pushstring(L, auth);
-	if (!lua_toboolean(L, 9))
+	if (!want_steps)
 		return 1;
 	push_steps(L, s, &in, &steps);
 	return 2;
