@@ -22,18 +22,20 @@ end
 
 -- The library: each call validated, encoded, signed, sent and decoded.
 local c = client()
-for _ = 1, 200 do assert(c:describe_data_flow { Limit = 1 }) end
-local start = core.monotonic()
-for _ = 1, N do
-  local res, err = c:describe_data_flow { Limit = 1 }
-  if not res then error(tostring(err)) end
+local function library_run()
+  local start = core.monotonic()
+  for _ = 1, N do
+    local res, err = c:describe_data_flow { Limit = 1 }
+    if not res then error(tostring(err)) end
+  end
+  return N / (core.monotonic() - start)
 end
-local library = N / (core.monotonic() - start)
 
 -- The baseline: one request signed once, posted N times by plain C.
 local req = assert(client { dry_run = true }:describe_data_flow { Limit = 1 })
 local work = os.tmpname()
-local hf, bf = assert(io.open(work .. ".h", "w")), assert(io.open(work .. ".b", "w"))
+local hf = assert(io.open(work .. ".h", "w"))
+local bf = assert(io.open(work .. ".b", "w"))
 hf:write(table.concat(req.headers, "\n"), "\n")
 bf:write(req.body)
 hf:close()
@@ -42,15 +44,28 @@ local exe = work .. ".curl_loop"
 assert(os.execute(("cc -O2 -o %s %s/bench/curl_loop.c $(pkg-config --cflags "
   .. "--libs libcurl)"):format(common.shell_quote(exe),
   common.shell_quote(root))))
-local pipe = assert(io.popen(("%s %s %s %s %d"):format(exe,
-  common.shell_quote(req.url), work .. ".h", work .. ".b", N)))
-local baseline = tonumber(pipe:read "*a":match "^(%S+)")
-pipe:close()
+local function baseline_run(n)
+  local pipe = assert(io.popen(("%s %s %s %s %d"):format(exe,
+    common.shell_quote(req.url), work .. ".h", work .. ".b", n)))
+  local rate = tonumber(pipe:read "*a":match "^(%S+)")
+  pipe:close()
+  return rate or 0
+end
+
+-- The emulator's LuaJIT warms up on the first thousands of requests:
+-- warm it first, then take the best of three runs each, interleaved.
+baseline_run(N)
+for _ = 1, 200 do assert(c:describe_data_flow { Limit = 1 }) end
+local library, baseline = 0, 0
+for _ = 1, 3 do
+  library = math.max(library, library_run())
+  baseline = math.max(baseline, baseline_run(N))
+end
 os.remove(work) os.remove(work .. ".h") os.remove(work .. ".b") os.remove(exe)
 common.stop_emulator(em)
 
-print(("sequential: %s, %d calls, keep-alive HTTP to one emulator worker")
-  :format(jit and jit.version or _VERSION, N))
+print(("sequential: %s, %d calls a run, best of 3, keep-alive HTTP to one "
+  .. "emulator worker"):format(jit and jit.version or _VERSION, N))
 print(("  library                 %8.0f calls/s"):format(library))
 print(("  plain libcurl loop (C)  %8.0f calls/s"):format(baseline or 0))
 print(("  ratio                   %8.2f"):format(library / (baseline or 1)))
