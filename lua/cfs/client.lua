@@ -17,13 +17,13 @@ local retry = require "cfs.retry"
 local pace = require "cfs.pace"
 local redact = require "cfs.redact"
 local validate = require "cfs.validate"
+local endpoint = require "cfs.endpoint"
 
 local type, tostring, pairs, ipairs, error, pcall, require =
   type, tostring, pairs, ipairs, error, pcall, require
 local setmetatable, getmetatable = setmetatable, getmetatable
 local floor, abs = math.floor, math.abs
-local find, match, format, lower = string.find, string.match, string.format,
-  string.lower
+local find, match, format = string.find, string.match, string.format
 local concat = table.concat
 local getenv, os_time = os.getenv, os.time
 
@@ -86,34 +86,11 @@ local function plain_text(value)
 end
 
 
-local function is_loopback(host)
-  local name = match(host, "^%[([^%]]+)%]") or match(host, "^([^:]+)")
-  return name == "localhost" or name == "::1"
-    or find(name or "", "^127%.%d+%.%d+%.%d+$") ~= nil
-end
-
-
 --- Splits an endpoint (a host, or an http(s) URL) into url and host.
-local function parse_endpoint(endpoint, insecure_http)
-  if not plain_text(endpoint) or find(endpoint, "%s") then
-    option_error("endpoint holds a space or control character")
-  end
-  local scheme, rest = match(endpoint, "^(%a[%w+.-]*)://(.*)$")
-  scheme = scheme and lower(scheme) or "https"
-  rest = rest or endpoint
-  local host, path = match(rest, "^([^/?#@]+)(.*)$")
-  if not host or (path ~= "" and path ~= "/") then
-    option_error("endpoint must be a host or a URL with no path, got '"
-      .. endpoint .. "'")
-  end
-  if scheme ~= "https" and scheme ~= "http" then
-    option_error("endpoint scheme must be https (or http on loopback)")
-  end
-  if scheme == "http" and not is_loopback(host) and not insecure_http then
-    option_error("plain http is refused for '" .. host .. "' (not "
-      .. "loopback); set insecure_http = true to allow it")
-  end
-  return scheme .. "://" .. host .. "/", host
+local function parse_endpoint(text, insecure_http)
+  local url, host = endpoint.parse(text, insecure_http)
+  if not url then option_error(host) end
+  return url, host
 end
 
 
@@ -201,9 +178,9 @@ function Client.new(opts)
       and opts.language ~= "en-US" then
     option_error("language must be 'zh-CN' or 'en-US'")
   end
-  local endpoint = opts.endpoint or getenv "CFS_ENDPOINT"
-  if endpoint == "" or endpoint == nil then endpoint = DEFAULT_ENDPOINT end
-  local url, host = parse_endpoint(endpoint, opts.insecure_http)
+  local where = opts.endpoint or getenv "CFS_ENDPOINT"
+  if where == "" or where == nil then where = DEFAULT_ENDPOINT end
+  local url, host = parse_endpoint(where, opts.insecure_http)
   local ca_file = opts.ca_file or getenv "CFS_CA_FILE"
   if ca_file == "" then ca_file = nil end
 

@@ -7,13 +7,13 @@
 local errors = require "cfs.errors"
 local http = require "cfs.credentials.http"
 local refresh = require "cfs.credentials.refresh"
+local endpoint = require "cfs.endpoint"
 
 local type, tostring, tonumber, require, open = type, tostring, tonumber,
   require, io.open
 local ipairs, pairs = ipairs, pairs
 local floor = math.floor
-local find, match, format, lower = string.find, string.match,
-  string.format, string.lower
+local match, format = string.match, string.format
 local getenv = os.getenv
 
 local sts = {}
@@ -49,27 +49,11 @@ local function failure(name, message, fields)
 end
 
 
-local function is_loopback(host)
-  local name = match(host, "^%[([^%]]+)%]") or match(host, "^([^:]+)")
-  return name == "localhost" or name == "::1"
-    or find(name or "", "^127%.%d+%.%d+%.%d+$") ~= nil
-end
-
-
 -- The URL and Host of an endpoint (a host, or an http(s) URL).
-local function endpoint_parts(endpoint, insecure_http, who)
-  local scheme, host = match(endpoint, "^(%a+)://([^/?#@%s]+)/?$")
-  if not scheme then
-    scheme, host = "https", match(endpoint, "^([^/?#@%s:]+[:%d]*)$")
-  end
-  scheme = scheme and lower(scheme)
-  if not host or (scheme ~= "https" and scheme ~= "http") then
-    error(who .. ": endpoint must be a host or an http(s) URL", 4)
-  end
-  if scheme == "http" and not is_loopback(host) and not insecure_http then
-    error(who .. ": plain http is refused for a host not on loopback", 4)
-  end
-  return scheme .. "://" .. host .. "/", host
+local function endpoint_parts(text, insecure_http, who)
+  local url, host = endpoint.parse(text, insecure_http)
+  if not url then error(who .. ": " .. host, 4) end
+  return url, host
 end
 
 
