@@ -144,6 +144,73 @@ describe("client against the emulator", function()
     assert.has_error(function() cfs.new { token = "t" } end)
   end)
 
+  it("refuses endpoints with a bad port or a password, never echoing it",
+    function()
+    for _, bad in ipairs { "https://127.0.0.1:99999", "https://127.0.0.1:0",
+        "https://127.0.0.1:abc", "https://:443", "127.0.0.1;x",
+        "localhost:80:80", "https://127.0.0.1%0d%0aX:1" } do
+      assert.has_error(function() client { endpoint = bad } end)
+    end
+    local ok, message = pcall(client, {
+      endpoint = "https://user:SuperSecretPw@127.0.0.1:1" })
+    assert.is_false(ok)
+    assert.falsy(tostring(message):find("SuperSecretPw", 1, true))
+    assert.truthy(tostring(message):find("user information", 1, true))
+    assert.are.equal("https://[::1]:8443/",
+      client { endpoint = "https://[::1]:8443" }.url)
+  end)
+
+  it("refuses a concurrency, clock offset or rate it cannot honour",
+    function()
+    for _, opts in ipairs {
+      { concurrency = 0 }, { concurrency = -1 }, { concurrency = 0 / 0 },
+      { clock_offset = 0 / 0 }, { clock_offset = 1e300 },
+      { rates = { CreateDataFlow = 1e-9 } },
+      { rates = { CreateDataFlow = 0 / 0 } },
+      { rates = { CreateDataFlow = "20" } },
+      { rates = { CreateDataFlo = 10 } },
+      { retry = { max_attempts = math.huge } },
+      { retry = { base_delay = "x" } },
+    } do
+      assert.has_error(function() client(opts) end)
+    end
+  end)
+
+  it("turns a provider's `nil, message` or odd keys into an error", function()
+    local function with_provider(get)
+      return cfs.new { credentials = { get = get }, region = "ap-guangzhou",
+        endpoint = em.endpoint, ca_file = em.ca_file, retry = false }
+    end
+    local _, err = with_provider(function() return nil, "no keys here" end)
+      :describe_data_flow {}
+    assert.are.equal("InvalidCredentials", err.code)
+    assert.truthy(err.message:find("no keys here", 1, true))
+    _, err = with_provider(function() return true, 5, {} end)
+      :describe_data_flow {}
+    assert.are.equal("InvalidCredentials", err.code)
+    _, err = with_provider(function()
+      return true, em.secret_id, string.rep("k", 300)
+    end):describe_data_flow {}
+    assert.are.equal("InvalidCredentials", err.code)
+    assert.falsy(err.message:find("kkkk", 1, true))
+    assert.are.equal(0, #em:requests())
+  end)
+
+  it("asks retry.should_retry, when given, whether to try again", function()
+    local asked = 0
+    local c = client { endpoint = "https://127.0.0.1:1", retry = {
+      max_attempts = 3, base_delay = 0,
+      should_retry = function(err, attempt)
+        asked = asked + 1
+        assert.are.equal("ConnectError", err.code)
+        return attempt < 2
+      end } }
+    local _, err = c:describe_data_flow {}
+    assert.are.equal("ConnectError", err.code)
+    assert.are.equal(2, err.attempts)
+    assert.are.equal(2, asked)
+  end)
+
   it("suggests the closest field name for an unknown one", function()
     local _, err = client():create_data_flow(with { FileSystemID = "x" })
     assert.truthy(err.message:find("did you mean 'FileSystemId'", 1, true))

@@ -341,3 +341,37 @@ describe("cfs-emulator", function()
     end)
   end)
 end)
+
+describe("emulator robustness", function()
+  local emulator = require "spec.helpers.emulator"
+
+  it("leaves alone a live process that is not its nginx", function()
+    local dir = os.tmpname()
+    os.remove(dir)
+    assert(os.execute("mkdir -p '" .. dir .. "'"))
+    local pipe = assert(io.popen("sleep 30 & echo $!"))
+    local pid = pipe:read "*l"
+    pipe:close()
+    local f = assert(io.open(dir .. "/nginx.pid", "w"))
+    f:write(pid, "\n")
+    f:close()
+    local out = assert(io.popen(emulator.ROOT .. "/bin/cfs-emulator stop "
+      .. "--dir '" .. dir .. "'")):read "*a"
+    assert.truthy(out:find("status=stopped", 1, true))
+    assert.is_true(os.execute("kill -0 " .. pid .. " 2>/dev/null") == true
+      or os.execute("kill -0 " .. pid .. " 2>/dev/null") == 0)
+    os.execute("kill " .. pid .. " 2>/dev/null; rm -rf '" .. dir .. "'")
+  end)
+
+  it("answers a body whose number overflows with an API answer", function()
+    local em = emulator.start { workers = 1 }
+    local c = require("cfs").new { secret_id = em.secret_id,
+      secret_key = em.secret_key, region = "ap-guangzhou",
+      endpoint = em.endpoint, ca_file = em.ca_file, retry = false }
+    local res, err = c:send("DescribeDataFlow", '{"Limit":1e400}')
+    em:stop()
+    assert.is_nil(res)
+    assert.are.equal(200, err.http_status)
+    assert.truthy(err.code:find "^InvalidParameter")
+  end)
+end)

@@ -98,7 +98,9 @@ static int64_t check_timestamp(lua_State *L, int arg)
 		return (int64_t)lua_tointeger(L, arg);
 #endif
 	n = luaL_checknumber(L, arg);
-	if (n != (lua_Number)(int64_t)n)
+	/* Range first: casting NaN or a huge value to int64 is undefined. */
+	if (!(n >= -9223372036854775808.0 && n < 9223372036854775808.0) ||
+	    n != (lua_Number)(int64_t)n)
 		luaL_argerror(L, arg, "timestamp must be an integer");
 	return (int64_t)n;
 }

@@ -51,6 +51,7 @@ typedef struct transfer {
 	int idempotent;
 	int fresh; /* the next transfer opens a new connection */
 	int busy;
+	int get; /* GET without a body, else POST */
 	CURLcode result;
 	char date[DATE_SIZE];
 	char errbuf[CURL_ERROR_SIZE];
@@ -262,6 +263,7 @@ static transfer *transfer_new(const options *o)
 	curl_easy_setopt(e, CURLOPT_READDATA, t);
 	curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, on_seek);
 	curl_easy_setopt(e, CURLOPT_SEEKDATA, t);
+	t->get = o->get;
 	if (o->get)
 		curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
 	else
@@ -293,10 +295,22 @@ static void transfer_setup(lua_State *L, transfer *t, int first)
 	n = lua_rawlen(L, first + 1);
 	/* Every check that can raise comes before the list takes memory. */
 	for (i = 1; i <= n; i++) {
+		size_t len, k;
+		const char *line;
+
 		lua_rawgeti(L, first + 1, (lua_Integer)i);
 		if (lua_type(L, -1) != LUA_TSTRING)
 			luaL_error(L, "cfs.core: header %d is not a string",
 				   (int)i);
+		/* One line each: a CR, LF or NUL would smuggle in another. */
+		line = lua_tolstring(L, -1, &len);
+		for (k = 0; k < len; k++)
+			if (line[k] == '\r' || line[k] == '\n' ||
+			    line[k] == '\0')
+				luaL_error(L,
+					   "cfs.core: header %d holds a line "
+					   "break or NUL",
+					   (int)i);
 		lua_pop(L, 1);
 	}
 	for (i = 1; i <= n; i++) {
@@ -325,13 +339,19 @@ static void transfer_setup(lua_State *L, transfer *t, int first)
 
 	curl_easy_setopt(t->easy, CURLOPT_URL, url);
 	curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, t->headers);
-	curl_easy_setopt(t->easy, CURLOPT_POSTFIELDSIZE_LARGE,
-			 (curl_off_t)body_len);
-	/* In-memory fields go out with the headers in one write; libcurl may
-	 * replay them, which only a request that changes nothing can bear.
-	 * Any other body is read through on_read, which cannot rewind. */
-	curl_easy_setopt(t->easy, CURLOPT_POSTFIELDS,
-			 t->idempotent ? t->body.data : NULL);
+	if (t->get) {
+		/* Set last: the POST options would turn libcurl back to POST. */
+		curl_easy_setopt(t->easy, CURLOPT_HTTPGET, 1L);
+	} else {
+		curl_easy_setopt(t->easy, CURLOPT_POSTFIELDSIZE_LARGE,
+				 (curl_off_t)body_len);
+		/* In-memory fields go out with the headers in one write;
+		 * libcurl may replay them, which only a request that changes
+		 * nothing can bear. Any other body is read through on_read,
+		 * which cannot rewind. */
+		curl_easy_setopt(t->easy, CURLOPT_POSTFIELDS,
+				 t->idempotent ? t->body.data : NULL);
+	}
 	curl_easy_setopt(t->easy, CURLOPT_FRESH_CONNECT, (long)t->fresh);
 	t->fresh = 0;
 }
@@ -366,7 +386,9 @@ static int push_result(lua_State *L, transfer *t, CURLcode rc)
 	switch (rc) {
 	case CURLE_COULDNT_RESOLVE_HOST:
 	case CURLE_COULDNT_RESOLVE_PROXY:
-	case CURLE_COULDNT_CONNECT: code = "ConnectError", sent = 0; break;
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_URL_MALFORMAT:
+	case CURLE_UNSUPPORTED_PROTOCOL: code = "ConnectError", sent = 0; break;
 	case CURLE_SSL_CONNECT_ERROR: code = "TLSError", sent = 0; break;
 	case CURLE_PEER_FAILED_VERIFICATION:
 	case CURLE_SSL_CACERT_BADFILE:

@@ -178,6 +178,28 @@ function Client.new(opts)
       and opts.language ~= "en-US" then
     option_error("language must be 'zh-CN' or 'en-US'")
   end
+  local concurrency = opts.concurrency or 8
+  if not (concurrency >= 1 and concurrency < math.huge) then
+    option_error("concurrency must be a number >= 1")
+  end
+  local clock_offset = opts.clock_offset or 0
+  if not (abs(clock_offset) <= MAX_CLOCK_OFFSET * 365) then
+    option_error("clock_offset must be a finite number of seconds, "
+      .. "within a year")
+  end
+  for action, rate in pairs(opts.rates or {}) do
+    if not api.actions[action] then
+      local names = {}
+      for name in pairs(api.actions) do names[#names + 1] = name end
+      local close = validate.suggest(tostring(action), names)
+      option_error("rates: unknown action '" .. tostring(action) .. "'"
+        .. (close and ("; did you mean '" .. close .. "'?") or ""))
+    end
+    if type(rate) ~= "number" or not (rate >= 0.01 and rate <= 10000) then
+      option_error("rates." .. action .. " must be calls a second from "
+        .. "0.01 to 10000 (pacer = false turns pacing off)")
+    end
+  end
   local where = opts.endpoint or getenv "CFS_ENDPOINT"
   if where == "" or where == nil then where = DEFAULT_ENDPOINT end
   local url, host = parse_endpoint(where, opts.insecure_http)
@@ -191,10 +213,10 @@ function Client.new(opts)
     retry = retry.policy(opts.retry),
     rates = opts.rates or {},
     clock = opts.clock or os_time,
-    clock_offset = opts.clock_offset or 0,
+    clock_offset = clock_offset,
     max_clock_offset = opts.max_clock_offset or MAX_CLOCK_OFFSET,
     random = opts.random or math.random,
-    concurrency = opts.concurrency or 8,
+    concurrency = floor(concurrency),
     signer = core.signer(),
   }, Client)
   self.fixed_headers = setmetatable({}, { __index = function(t, action)
@@ -336,6 +358,24 @@ function DryRun:__tostring()
 end
 
 
+-- What is wrong with keys from a provider, if anything; never their
+-- values. The signer's limits: 256 bytes of key, 768 of id.
+local function credentials_problem(id, key, token)
+  if type(id) ~= "string" or type(key) ~= "string"
+      or (token ~= nil and type(token) ~= "string") then
+    return "the credentials provider gave a secret id, key or token "
+      .. "that is not a string"
+  end
+  if not plain_text(id) or (token and not plain_text(token)) then
+    return "secret id or token holds a control character"
+  end
+  if #key == 0 or #key > 256 or #id == 0 or #id > 768 then
+    return "secret id (1-768 bytes) or key (1-256 bytes) has an "
+      .. "impossible length"
+  end
+end
+
+
 --- The signed request for one attempt: { url, headers, body, idempotent },
 -- or nil, err when no usable credentials are at hand. A fresh timestamp
 -- and signature each time; the same body. For engines (cfs.batch).
@@ -352,13 +392,20 @@ end
 -- assert(request.idempotent and request.body == "{}")
 function Client:build_request(action, body, mutates)
   local ok, id, key, token = self.credentials:get()
-  if not ok then return nil, id end
-  if id ~= self.checked_id or token ~= self.checked_token then
-    if not plain_text(id) or (token and not plain_text(token)) then
-      return nil, errors.new { code = "InvalidCredentials",
-        message = "secret id or token holds a control character" }
+  if not ok then
+    if errors.is(id) then return nil, id end
+    -- A provider of the user's may answer `nil, "message"`.
+    return nil, errors.new { code = "InvalidCredentials", action = action,
+      message = "the credentials provider gave no keys: " .. tostring(id) }
+  end
+  if id ~= self.checked_id or key ~= self.checked_key
+      or token ~= self.checked_token then
+    local problem = credentials_problem(id, key, token)
+    if problem then
+      return nil, errors.new { code = "InvalidCredentials", action = action,
+        message = problem }
     end
-    self.checked_id, self.checked_token = id, token
+    self.checked_id, self.checked_key, self.checked_token = id, key, token
   end
   local timestamp = floor(self.clock() + self.clock_offset)
   local headers = self.signer:headers(id, key, timestamp, SERVICE, self.host,
@@ -558,9 +605,15 @@ function Client:next_step(mutates, err, date, attempts, state)
     return "retry", 0
   end
   if mutates and errors.maybe_acted(code) then return "recover" end
-  if errors.retryable(code, mutates)
-      and attempts < self.retry.max_attempts then
-    return "retry", retry.delay(self.retry, attempts, self.random)
+  local policy = self.retry
+  local again
+  if policy.should_retry then
+    again = policy.should_retry(err, attempts, err.action)
+  else
+    again = errors.retryable(code, mutates)
+  end
+  if again and attempts < policy.max_attempts then
+    return "retry", retry.delay(policy, attempts, self.random)
   end
   return "fail"
 end

@@ -2,6 +2,7 @@
 -- the library sends requests (the client, STS).
 
 local find, match, lower = string.find, string.match, string.lower
+local tonumber = tonumber
 
 local endpoint = {}
 
@@ -19,13 +20,25 @@ function endpoint.parse(text, insecure_http)
   if find(text, "[%c%s\127]") then
     return nil, "endpoint holds a space or control character"
   end
+  -- Never echoed: user information would be a password.
+  if find(text, "@", 1, true) then
+    return nil, "endpoint must not hold user information (user:password@)"
+  end
   local scheme, rest = match(text, "^(%a[%w+.-]*)://(.*)$")
   scheme = scheme and lower(scheme) or "https"
   rest = rest or text
-  local host, path = match(rest, "^([^/?#@]+)(.*)$")
+  local host, path = match(rest, "^([^/?#]+)(.*)$")
   if not host or (path ~= "" and path ~= "/") then
     return nil, "endpoint must be a host or a URL with no path, got '"
       .. text .. "'"
+  end
+  local name, port = match(host, "^(%[[%x:%.]+%])(.*)$")
+  if not name then name, port = match(host, "^([%w%.%-]+)(.*)$") end
+  if not name or not (port == "" or match(port, "^:%d+$"))
+      or (port ~= "" and not (tonumber(port:sub(2)) >= 1
+        and tonumber(port:sub(2)) <= 65535)) then
+    return nil, "endpoint must be a host name or address with an "
+      .. "optional port 1-65535, got '" .. host .. "'"
   end
   if scheme ~= "https" and scheme ~= "http" then
     return nil, "endpoint scheme must be https (or http on loopback)"

@@ -40,8 +40,20 @@ function retry.policy(opts)
     end
     policy[k] = v
   end
-  if type(policy.max_attempts) ~= "number" or policy.max_attempts < 1 then
-    error("cfs: retry.max_attempts must be a number >= 1", 3)
+  local n = policy.max_attempts
+  if type(n) ~= "number" or not (n >= 1 and n <= 100) then
+    error("cfs: retry.max_attempts must be a number from 1 to 100", 3)
+  end
+  for _, name in ipairs { "base_delay", "max_delay" } do
+    local v = policy[name]
+    if type(v) ~= "number" or not (v >= 0 and v <= 3600) then
+      error("cfs: retry." .. name .. " must be seconds from 0 to 3600", 3)
+    end
+  end
+  for _, name in ipairs { "should_retry", "delay" } do
+    if policy[name] ~= nil and type(policy[name]) ~= "function" then
+      error("cfs: retry." .. name .. " must be a function", 3)
+    end
   end
   return policy
 end

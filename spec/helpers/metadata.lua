@@ -134,7 +134,10 @@ function M.serve(config_path)
     elseif method then
       counts.total = counts.total + 1
       local role = config.role
-      if path == ROLE_PATH then
+      if method ~= "GET" then
+        -- The metadata service is read with GET; anything else is a bug.
+        answer(conn, 405, "Method Not Allowed")
+      elseif path == ROLE_PATH then
         counts.role = counts.role + 1
         if role then answer(conn, 200, role)
         else answer(conn, 404, "Not Found") end

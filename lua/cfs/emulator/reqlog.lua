@@ -37,7 +37,14 @@ function M.add(entry)
   local size = config.raw.request_log_size
   local n = dict:incr("log_seq", 1, 0)
   -- Plain cjson: the admin's answer fixes arrays and slashes on the way out.
-  dict:set("log:" .. (n % size), json.encode(entry))
+  -- A body holding what JSON cannot (1e400 decodes to inf) is logged
+  -- without it rather than failing the request.
+  local ok, text = pcall(json.encode, entry)
+  if not ok then
+    entry.body = nil
+    ok, text = pcall(json.encode, entry)
+  end
+  if ok then dict:set("log:" .. (n % size), text) end
 end
 
 function M.list()
