@@ -409,17 +409,31 @@ describe("backoff", function()
     end
   end
 
+  -- retry.policy refuses the odd ones; a policy table of the user's own
+  -- reaches retry.delay unchecked, so delay must hold for them too.
+  local function odd(base_delay, max_delay)
+    return { max_attempts = 4, base_delay = base_delay,
+      max_delay = max_delay }
+  end
   local policies = {
     retry.policy(),
     retry.policy({ base_delay = 0, max_delay = 0 }),
-    retry.policy({ base_delay = 1e308, max_delay = 5 }),
-    retry.policy({ base_delay = 0.1, max_delay = math.huge }),
-    retry.policy({ base_delay = 0.1, max_delay = 0 / 0 }),
-    retry.policy({ base_delay = -1, max_delay = 3 }),
-    retry.policy({ base_delay = 0 / 0, max_delay = 2 }),
-    retry.policy({ base_delay = 1, max_delay = -5 }),
+    odd(1e308, 5),
+    odd(0.1, math.huge),
+    odd(0.1, 0 / 0),
+    odd(-1, 3),
+    odd(0 / 0, 2),
+    odd(1, -5),
     retry.policy(false),
   }
+
+  it("refuses odd values in a policy built from options", function()
+    for _, o in ipairs { { base_delay = 1e308 }, { max_delay = math.huge },
+        { max_delay = 0 / 0 }, { base_delay = -1 }, { base_delay = 0 / 0 },
+        { max_delay = -5 }, { max_attempts = 0 } } do
+      assert.has_error(function() retry.policy(o) end)
+    end
+  end)
 
   it("is finite, non-negative and at most the cap for attempts 1..2000",
     function()
