@@ -343,8 +343,6 @@ describe("cfs-emulator", function()
 end)
 
 describe("emulator robustness", function()
-  local emulator = require "spec.helpers.emulator"
-
   it("leaves alone a live process that is not its nginx", function()
     local dir = os.tmpname()
     os.remove(dir)

@@ -913,7 +913,6 @@ function Client:close()
   if self.transport.close then self.transport:close() end
 end
 Client.__close = Client.close
-Client.__gc = nil
 
 
 Client.VERSION = VERSION
