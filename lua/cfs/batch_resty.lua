@@ -12,8 +12,7 @@
 -- delays, the deadline), and reaps each ended thread with
 -- ngx.thread.wait, one thread at a time: in ngx_lua 0.10.x the threads
 -- not returned by a wait on several may later resume their parent in the
--- middle of another yield (lua-nginx-module issue 1439: a cosocket read
--- then answers `true`).
+-- middle of another yield (a cosocket read then answers `true`).
 --
 -- In a phase where cosockets cannot run (init, init_worker, log...) every
 -- call not already failed gets UnsupportedPhase, before any pacing: the
