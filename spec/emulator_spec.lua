@@ -373,3 +373,17 @@ describe("emulator robustness", function()
     assert.truthy(err.code:find "^InvalidParameter")
   end)
 end)
+
+describe("emulator arguments", function()
+  it("refuses a worker count or port nginx cannot serve with", function()
+    for _, args in ipairs { "--workers 0", "--workers 2.5", "--port 99999",
+        "--admin-port 0" } do
+      local pipe = assert(io.popen(emulator.ROOT .. "/bin/cfs-emulator start "
+        .. args .. " 2>&1; echo rc=$?"))
+      local out = pipe:read "*a"
+      pipe:close()
+      assert.truthy(out:find("rc=2", 1, true), args .. ": " .. out)
+      assert.truthy(out:find("must be a whole number", 1, true), out)
+    end
+  end)
+end)
