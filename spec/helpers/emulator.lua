@@ -15,16 +15,8 @@ local cjson = require("cjson")
 
 local M = {}
 
-local function shell_quote(s)
-  return "'" .. s:gsub("'", "'\\''") .. "'"
-end
-
-local function capture(command)
-  local pipe = assert(io.popen(command))
-  local out = pipe:read("*a")
-  pipe:close()
-  return out
-end
+local files = require("spec.helpers.files")
+local shell_quote, capture = files.shell_quote, files.capture
 
 local function temp_file(data)
   local path = os.tmpname()

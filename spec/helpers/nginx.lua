@@ -12,31 +12,11 @@ local emulator = require("spec.helpers.emulator")
 local M = {}
 local ROOT = emulator.ROOT
 
-local function shell_quote(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
+local files = require("spec.helpers.files")
+local shell_quote, capture = files.shell_quote, files.capture
+local write_file, read_file = files.write_file, files.read_file
 M.shell_quote = shell_quote
 
-local function capture(command)
-  local pipe = assert(io.popen(command))
-  local out = pipe:read("a")
-  pipe:close()
-  return out
-end
-
-local function write_file(path, text)
-  local f = assert(io.open(path, "wb"))
-  f:write(text)
-  f:close()
-end
-
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local text = f:read("a")
-  f:close()
-  return text
-end
 M.read_file = read_file
 
 -- os.execute's success, under Lua 5.4 (true) and LuaJIT (0) alike.
